@@ -1,0 +1,40 @@
+/**
+ * Destination accounting when a connection entry is bound to or released from a destination,
+ * and when its TCP/SCTP state flips between active and inactive, as net/netfilter/ipvs
+ * ip_vs_conn.c (ip_vs_bind_dest, ip_vs_unbind_dest) and ip_vs_proto_tcp.c (set_tcp_state).
+ * Templates count in persistconns only. Schedulers that index dests by load are told.
+ */
+import { type Dest, IP_VS_CONN_F_INACTIVE, IP_VS_CONN_F_TEMPLATE, updateOverload } from '../dest.js';
+
+/** ip_vs_bind_dest's counter part; `flags` are the entry's flags after binding. */
+export function bindDest(dest: Dest, flags: number): void {
+  dest.refcnt++;
+  if (flags & IP_VS_CONN_F_TEMPLATE) {
+    dest.persistConns++;
+    return;
+  }
+  if (!(flags & IP_VS_CONN_F_INACTIVE)) dest.activeConns++;
+  const tc = ++dest.totalConns;
+  if (tc === dest.uThreshold) updateOverload(dest, 1);
+  dest.svc.scheduler?.connsChanged?.(dest.svc, dest);
+}
+
+/** ip_vs_unbind_dest's counter part. */
+export function unbindDest(dest: Dest, flags: number): void {
+  dest.refcnt--;
+  if (flags & IP_VS_CONN_F_TEMPLATE) {
+    dest.persistConns--;
+    return;
+  }
+  if (!(flags & IP_VS_CONN_F_INACTIVE)) dest.activeConns--;
+  const tc = dest.totalConns--;
+  if (tc === dest.lThresholdVal) updateOverload(dest, -1);
+  dest.svc.scheduler?.connsChanged?.(dest.svc, dest);
+}
+
+/** set_tcp_state / set_sctp_state: an entry became active (true) or inactive (false). */
+export function setActive(dest: Dest, active: boolean): void {
+  if (active) dest.activeConns++;
+  else dest.activeConns--;
+  dest.svc.scheduler?.connsChanged?.(dest.svc, dest);
+}
