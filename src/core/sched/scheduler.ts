@@ -3,19 +3,11 @@
  * Schedulers are stateless singletons; per-service state lives in svc.schedData, as the kernel's
  * sched_data. A scheduler runs only when a packet must create a new connection (ip_vs_schedule).
  */
-import type { Af, IpAddr } from '../addr.js';
 import type { Dest } from '../dest.js';
+import type { Flow } from '../flow.js';
 import type { VirtualService } from '../service.js';
 
-/** The packet facts schedulers read (struct ip_vs_iphdr plus the transport ports). */
-export interface Flow {
-  af: Af;
-  protocol: number;
-  saddr: IpAddr;
-  sport: number;
-  daddr: IpAddr;
-  dport: number;
-}
+export type { Flow } from '../flow.js';
 
 /** A uniform random unsigned 32-bit integer (prandom_u32). Injected so the core stays pure. */
 export type RandomU32 = () => number;
