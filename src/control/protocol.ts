@@ -63,6 +63,8 @@ export interface CommandError {
   /** For failures that are not kernel errnos (a dataplane refusing): one line, then a hint. */
   message?: string;
   hint?: string;
+  /** tslvs extension: the TSLVS_ERR_* code (docs/errors.md) when tslvs itself refused. */
+  code?: string;
 }
 
 export interface StatsWire {
@@ -147,3 +149,19 @@ export type Response =
   | { type: 'status'; status: Record<string, unknown> }
   | { type: 'ok' }
   | { type: 'error'; error: CommandError };
+
+/** Where a daemon started by root listens. */
+export const ROOT_SOCKET_PATH = '/run/tslvs/tslvs.sock';
+
+/**
+ * The control socket a CLI or daemon uses when no --socket is given: $TSLVS_SOCKET, else
+ * /run/tslvs/tslvs.sock for root, else $XDG_RUNTIME_DIR/tslvs/tslvs.sock, else
+ * /tmp/tslvs-<uid>/tslvs.sock. Pure: the caller passes the environment and its uid.
+ */
+export function defaultSocketPath(env: Readonly<Record<string, string | undefined>>, uid: number): string {
+  if (env.TSLVS_SOCKET) return env.TSLVS_SOCKET;
+  if (uid === 0) return ROOT_SOCKET_PATH;
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (runtime && runtime.startsWith('/')) return `${runtime.replace(/\/+$/, '')}/tslvs/tslvs.sock`;
+  return `/tmp/tslvs-${uid}/tslvs.sock`;
+}
