@@ -26,8 +26,13 @@ export class HsiphashKey {
   /** v0..v3 as [hi, lo] u32 pairs: v0h v0l v1h v1l v2h v2l v3h v3l. */
   readonly init: Uint32Array;
 
+  readonly k0: bigint;
+  readonly k1: bigint;
+
   /** key[0] and key[1] are u64 (unsigned long on 64-bit). */
-  constructor(readonly k0: bigint, readonly k1: bigint) {
+  constructor(k0: bigint, k1: bigint) {
+    this.k0 = k0;
+    this.k1 = k1;
     const w = (x: bigint, shift: bigint) => Number((x >> shift) & 0xffffffffn);
     const k0h = w(k0, 32n), k0l = w(k0, 0n), k1h = w(k1, 32n), k1l = w(k1, 0n);
     // SIPHASH_CONST_0..3 ("somepseudorandomlygeneratedbytes"); v0 ^= k0, v1 ^= k1, v2 ^= k0, v3 ^= k1.
