@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "tslvs_packet",
+      "sources": ["src/packet.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "conditions": [
+        ["OS!='linux'", { "sources!": ["src/packet.c"], "sources": ["src/unsupported.c"] }]
+      ]
+    }
+  ]
+}
