@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   TSLVS_ERR_RULES_READ: 'the rules file given with --rules cannot be read',
   TSLVS_ERR_RULES_SYNTAX: 'a line of the rules file is not in ipvsadm save format',
   TSLVS_ERR_RULES_REJECTED: 'the rules file parses but the table refuses it',
+  TSLVS_ERR_INTERNAL: 'a bug in tslvs; the command changed nothing',
 } as const;
 
 export type TslvsErrorCode = keyof typeof ERROR_CODES;

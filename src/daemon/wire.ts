@@ -1,0 +1,218 @@
+/**
+ * Conversion between the control protocol's wire form (src/control/protocol.ts: text addresses,
+ * plain numbers) and the core's objects (IpAddr, ServiceUser, DestUser, VirtualService, Dest),
+ * in both directions: table commands in, table snapshots and saved state out. Malformed wire
+ * values are refused the way ip_vs_genl_parse_service/_dest refuse bad attributes: an IpvsError
+ * (EINVAL, or EAFNOSUPPORT for an unknown family) before anything changes.
+ */
+import { AF_INET, AF_INET6, type Af, IpAddr, parseAddr } from '../core/addr.js';
+import type { Dest, DestUser } from '../core/dest.js';
+import { IP_VS_CONN_F_FWD_MASK } from '../core/dest.js';
+import { type Errno, IpvsError, type IpvsOp } from '../core/errors.js';
+import type { Ipvs } from '../core/ipvs.js';
+import type { Protocol, ServiceUser, VirtualService } from '../core/service.js';
+import type { ServiceId, ServiceTable } from '../core/service-table.js';
+import { type Stats, statsView } from '../core/stats/counters.js';
+import type {
+  CommandError, DestIdWire, DestSnapshot, DestWire, ServiceIdWire, ServiceSnapshot, ServiceWire, StatsWire,
+  TableCommand, TableSnapshot,
+} from '../control/protocol.js';
+
+/** IP_VS_VERSION_CODE 0x010201, as `ipvsadm -L` prints it. */
+export const IPVS_VERSION = '1.2.1';
+
+const ANY4 = new IpAddr(AF_INET, 0);
+const ANY6 = new IpAddr(AF_INET6, 0, 0, 0, 0);
+
+/** The libipvs operation a table command is reported under (ipvs_strerror keys on it). */
+export function opOf(cmd: TableCommand): IpvsOp {
+  switch (cmd.cmd) {
+    case 'zero': return cmd.svc ? 'zero-service' : 'zero';
+    default: return cmd.cmd;
+  }
+}
+
+function bad(op: IpvsOp, detail: string, errno: Errno = 'EINVAL'): never {
+  throw new IpvsError(op, errno, detail);
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+function u32(op: IpvsOp, v: unknown, what: string, max = 0xffffffff): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) bad(op, `${what} must be an integer 0..${max}`);
+  return v;
+}
+
+function str(op: IpvsOp, v: unknown, what: string): string {
+  if (typeof v !== 'string') bad(op, `${what} must be a string`);
+  return v;
+}
+
+function afOf(op: IpvsOp, v: unknown): Af {
+  if (v !== AF_INET && v !== AF_INET6) bad(op, `address family ${String(v)} not supported`, 'EAFNOSUPPORT');
+  return v;
+}
+
+function addrOf(op: IpvsOp, af: Af, v: unknown, what: string): IpAddr {
+  const a = parseAddr(str(op, v, what));
+  if (!a || a.af !== af) bad(op, `${what} "${String(v)}" is not an IPv${af === AF_INET ? 4 : 6} address`);
+  return a;
+}
+
+/** ip_vs_genl_parse_service's identity part. */
+export function serviceIdFromWire(op: IpvsOp, w: unknown): ServiceId {
+  if (!isObj(w)) bad(op, 'service missing');
+  const af = afOf(op, w.af);
+  const fwmark = u32(op, w.fwmark ?? 0, 'fwmark');
+  if (fwmark) return { af, protocol: 6, addr: af === AF_INET ? ANY4 : ANY6, port: 0, fwmark };
+  const protocol = w.protocol;
+  if (protocol !== 6 && protocol !== 17 && protocol !== 132) bad(op, `protocol ${String(protocol)} not supported`);
+  return { af, protocol: protocol as Protocol, addr: addrOf(op, af, w.addr, 'virtual address'), port: u32(op, w.port, 'port', 65535), fwmark: 0 };
+}
+
+export function serviceUserFromWire(op: IpvsOp, w: unknown): ServiceUser {
+  const id = serviceIdFromWire(op, w);
+  const s = w as Record<string, unknown>;
+  return {
+    ...id,
+    schedName: str(op, s.sched, 'scheduler'),
+    flags: u32(op, s.flags ?? 0, 'flags'),
+    timeoutS: u32(op, s.timeoutS ?? 0, 'timeout'),
+    netmask: u32(op, s.netmask ?? (id.af === AF_INET6 ? 128 : 0xffffffff), 'netmask'),
+    peName: str(op, s.pe ?? '', 'persistence engine'),
+  };
+}
+
+export function destIdFromWire(op: IpvsOp, w: unknown): { af: Af; addr: IpAddr; port: number } {
+  if (!isObj(w)) bad(op, 'destination missing');
+  const af = afOf(op, w.af);
+  return { af, addr: addrOf(op, af, w.addr, 'real server address'), port: u32(op, w.port, 'port', 65535) };
+}
+
+/** ip_vs_genl_parse_dest. Weight and thresholds are signed in the kernel: ERANGE is its call. */
+export function destUserFromWire(op: IpvsOp, w: unknown): DestUser {
+  const id = destIdFromWire(op, w);
+  const d = w as Record<string, unknown>;
+  const int = (v: unknown, what: string): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v)) bad(op, `${what} must be an integer`);
+    return v;
+  };
+  return {
+    ...id,
+    connFlags: u32(op, d.fwd ?? 0, 'forwarding method', IP_VS_CONN_F_FWD_MASK),
+    weight: int(d.weight ?? 1, 'weight'),
+    uThreshold: u32(op, d.uThreshold ?? 0, 'upper threshold'),
+    lThreshold: u32(op, d.lThreshold ?? 0, 'lower threshold'),
+    tunType: u32(op, d.tunType ?? 0, 'tunnel type', 255),
+    tunPort: u32(op, d.tunPort ?? 0, 'tunnel port', 65535),
+    tunFlags: u32(op, d.tunFlags ?? 0, 'tunnel flags', 65535),
+    proxyProtocol: u32(op, d.proxyProtocol ?? 0, 'proxy protocol version', 2),
+  };
+}
+
+/** Runs one table command on the table; throws IpvsError before changing anything, or completes. */
+export function applyTableCommand(table: ServiceTable, cmd: TableCommand): void {
+  const op = opOf(cmd);
+  if (!isObj(cmd)) bad(op, 'command missing');
+  switch (cmd.cmd) {
+    case 'add-service':
+      table.addService(serviceUserFromWire(op, cmd.svc));
+      return;
+    case 'edit-service': {
+      const u = serviceUserFromWire(op, cmd.svc);
+      table.editService(u, u);
+      return;
+    }
+    case 'del-service':
+      table.delService(serviceIdFromWire(op, cmd.svc));
+      return;
+    case 'flush':
+      table.flush();
+      return;
+    case 'add-dest':
+      table.addDest(serviceIdFromWire(op, cmd.svc), destUserFromWire(op, cmd.dest));
+      return;
+    case 'edit-dest':
+      table.editDest(serviceIdFromWire(op, cmd.svc), destUserFromWire(op, cmd.dest));
+      return;
+    case 'del-dest': {
+      const id = serviceIdFromWire(op, cmd.svc);
+      const d = destIdFromWire(op, cmd.dest);
+      table.delDest(id, d.af, d.addr, d.port);
+      return;
+    }
+    case 'zero':
+      if (cmd.svc) table.zeroService(serviceIdFromWire(op, cmd.svc));
+      else table.zeroAll();
+      return;
+    case 'set-timeout':
+      table.setTimeouts({
+        tcp: u32(op, cmd.tcp, 'tcp timeout', 0x7fffffff),
+        tcpfin: u32(op, cmd.tcpfin, 'tcpfin timeout', 0x7fffffff),
+        udp: u32(op, cmd.udp, 'udp timeout', 0x7fffffff),
+      });
+      return;
+    default:
+      bad(op, `unknown command "${String((cmd as { cmd?: unknown }).cmd)}"`);
+  }
+}
+
+/** A failed command as the protocol reports it. */
+export function ipvsErrorToWire(e: IpvsError): CommandError {
+  return { op: e.op, errno: e.errno };
+}
+
+export function serviceIdToWire(svc: VirtualService): ServiceIdWire {
+  return { af: svc.af, protocol: svc.protocol, addr: svc.addr.toString(), port: svc.port, fwmark: svc.fwmark };
+}
+
+export function serviceToWire(svc: VirtualService): ServiceWire {
+  return {
+    af: svc.af, protocol: svc.protocol, addr: svc.addr.toString(), port: svc.port, fwmark: svc.fwmark,
+    sched: svc.schedName, flags: svc.flags, timeoutS: svc.timeoutS, netmask: svc.netmask, pe: svc.peName,
+  };
+}
+
+export function destIdToWire(d: Dest): DestIdWire {
+  return { af: d.af, addr: d.addr.toString(), port: d.port };
+}
+
+export function destToWire(d: Dest): DestWire {
+  const w: DestWire = {
+    af: d.af, addr: d.addr.toString(), port: d.port, fwd: d.connFlags & IP_VS_CONN_F_FWD_MASK, weight: d.weight,
+    uThreshold: d.uThreshold, lThreshold: d.lThreshold, tunType: d.tunType, tunPort: d.tunPort, tunFlags: d.tunFlags,
+  };
+  if (d.proxyProtocol) w.proxyProtocol = d.proxyProtocol;
+  return w;
+}
+
+export function statsToWire(s: Stats): StatsWire {
+  return statsView(s);
+}
+
+function destSnapshot(d: Dest): DestSnapshot {
+  return {
+    ...destToWire(d),
+    activeConns: d.activeConns, inactConns: d.inactConns, persistConns: d.persistConns,
+    overloaded: d.isOverloaded(), stats: statsToWire(d.stats),
+  };
+}
+
+export function serviceSnapshot(svc: VirtualService): ServiceSnapshot {
+  return { ...serviceToWire(svc), dests: svc.dests().map(destSnapshot), stats: statsToWire(svc.stats) };
+}
+
+/** The whole table (or the given services) as `get-table` returns it. */
+export function buildSnapshot(ipvs: Ipvs, dataplane: string, only?: readonly VirtualService[]): TableSnapshot {
+  const t = ipvs.table;
+  return {
+    version: IPVS_VERSION,
+    connTabSize: 2 ** ipvs.connTabBits,
+    timeouts: { ...t.timeouts },
+    services: (only ?? t.services()).map(serviceSnapshot),
+    totals: statsToWire(t.totStats),
+    dataplane,
+  };
+}
