@@ -6,7 +6,7 @@
  *   "half" SipHash is really SipHash-1-3 with a 128-bit key, and only the low 32 bits of the
  *   64-bit result are returned (the function's return type is u32). mh builds its permutations
  *   and looks clients up with it, under the fixed keys of ip_vs_mh.c generate_hash_secret.
- * SipHash works on u64 words; JavaScript has no fast u64, so each word is kept as two u32
+ * SipHash works on u64 words; JavaScript has no fast u64, so each word is kept as two 32-bit
  * halves in local variables: no BigInt and no allocation per call.
  */
 
@@ -23,8 +23,8 @@ export function hash32(val: number, bits: number): number {
  * constants (PREAMBLE): the same for every call, so it is computed once.
  */
 export class HsiphashKey {
-  /** v0..v3 as [hi, lo] u32 pairs: v0h v0l v1h v1l v2h v2l v3h v3l. */
-  readonly init: Uint32Array;
+  /** v0..v3 as [hi, lo] int32 pairs: v0h v0l v1h v1l v2h v2l v3h v3l. */
+  readonly init: Int32Array;
 
   readonly k0: bigint;
   readonly k1: bigint;
@@ -36,11 +36,11 @@ export class HsiphashKey {
     const w = (x: bigint, shift: bigint) => Number((x >> shift) & 0xffffffffn);
     const k0h = w(k0, 32n), k0l = w(k0, 0n), k1h = w(k1, 32n), k1l = w(k1, 0n);
     // SIPHASH_CONST_0..3 ("somepseudorandomlygeneratedbytes"); v0 ^= k0, v1 ^= k1, v2 ^= k0, v3 ^= k1.
-    this.init = Uint32Array.of(
-      (0x736f6d65 ^ k0h) >>> 0, (0x70736575 ^ k0l) >>> 0,
-      (0x646f7261 ^ k1h) >>> 0, (0x6e646f6d ^ k1l) >>> 0,
-      (0x6c796765 ^ k0h) >>> 0, (0x6e657261 ^ k0l) >>> 0,
-      (0x74656462 ^ k1h) >>> 0, (0x79746573 ^ k1l) >>> 0,
+    this.init = Int32Array.of(
+      0x736f6d65 ^ k0h, 0x70736575 ^ k0l,
+      0x646f7261 ^ k1h, 0x6e646f6d ^ k1l,
+      0x6c796765 ^ k0h, 0x6e657261 ^ k0l,
+      0x74656462 ^ k1h, 0x79746573 ^ k1l,
     );
   }
 }
@@ -54,41 +54,63 @@ export const MH_HASH2 = new HsiphashKey(2654446892n, 2654446892n);
  * hsiphash(&v, sizeof(u32), key) on a 64-bit little-endian kernel: SipHash-1-3 over the four
  * bytes of `v`, truncated to u32. The message is shorter than one block, so the only block is
  * the final one, b = (4 << 56) | v.
+ * Each u64 is a (hi, lo) pair of int32 locals. An addition carries out of lo exactly when
+ * the sign bit of (a & b) | ((a | b) & ~sum) is set; rotations by 32 swap the halves. The four
+ * rounds are written out: V8 runs this about a quarter faster than a loop (bench/core).
  */
 export function hsiphash32(v: number, key: HsiphashKey): number {
   const k = key.init;
   let v0h = k[0], v0l = k[1], v1h = k[2], v1l = k[3];
   let v2h = k[4], v2l = k[5], v3h = k[6], v3l = k[7];
-  const bh = 0x04000000;
-  const bl = v >>> 0;
+  const bl = v | 0;
   let t = 0, u = 0;
-  // HPOSTAMBLE: v3 ^= b; one round; v0 ^= b; v2 ^= 0xff; three rounds.
-  v3h = (v3h ^ bh) >>> 0; v3l = (v3l ^ bl) >>> 0;
-  for (let round = 0; round < 4; round++) {
-    if (round === 1) {
-      v0h = (v0h ^ bh) >>> 0; v0l = (v0l ^ bl) >>> 0;
-      v2l = (v2l ^ 0xff) >>> 0;
-    }
-    // SIPHASH_PERMUTATION(v0, v1, v2, v3), u64 arithmetic on (hi, lo) halves.
-    // v0 += v1; v1 = rol(v1, 13); v1 ^= v0; v0 = rol(v0, 32)
-    t = (v0l + v1l) >>> 0; v0h = (v0h + v1h + (t < v0l ? 1 : 0)) >>> 0; v0l = t;
-    t = ((v1h << 13) | (v1l >>> 19)) >>> 0; u = ((v1l << 13) | (v1h >>> 19)) >>> 0;
-    v1h = (t ^ v0h) >>> 0; v1l = (u ^ v0l) >>> 0;
-    t = v0h; v0h = v0l; v0l = t;
-    // v2 += v3; v3 = rol(v3, 16); v3 ^= v2
-    t = (v2l + v3l) >>> 0; v2h = (v2h + v3h + (t < v2l ? 1 : 0)) >>> 0; v2l = t;
-    t = ((v3h << 16) | (v3l >>> 16)) >>> 0; u = ((v3l << 16) | (v3h >>> 16)) >>> 0;
-    v3h = (t ^ v2h) >>> 0; v3l = (u ^ v2l) >>> 0;
-    // v0 += v3; v3 = rol(v3, 21); v3 ^= v0
-    t = (v0l + v3l) >>> 0; v0h = (v0h + v3h + (t < v0l ? 1 : 0)) >>> 0; v0l = t;
-    t = ((v3h << 21) | (v3l >>> 11)) >>> 0; u = ((v3l << 21) | (v3h >>> 11)) >>> 0;
-    v3h = (t ^ v0h) >>> 0; v3l = (u ^ v0l) >>> 0;
-    // v2 += v1; v1 = rol(v1, 17); v1 ^= v2; v2 = rol(v2, 32)
-    t = (v2l + v1l) >>> 0; v2h = (v2h + v1h + (t < v2l ? 1 : 0)) >>> 0; v2l = t;
-    t = ((v1h << 17) | (v1l >>> 15)) >>> 0; u = ((v1l << 17) | (v1h >>> 15)) >>> 0;
-    v1h = (t ^ v2h) >>> 0; v1l = (u ^ v2l) >>> 0;
-    t = v2h; v2h = v2l; v2l = t;
-  }
-  // (v0 ^ v1) ^ (v2 ^ v3), low 32 bits.
+  // HPOSTAMBLE: v3 ^= b; SIPROUND; v0 ^= b; v2 ^= 0xff; SIPROUND x 3; return v0 ^ v1 ^ v2 ^ v3.
+  v3h ^= 0x04000000; v3l ^= bl;
+  // SIPROUND 1 (compression)
+  t = (v0l + v1l) | 0; v0h = (v0h + v1h + (((v0l & v1l) | ((v0l | v1l) & ~t)) >>> 31)) | 0; v0l = t;
+  t = (v1h << 13) | (v1l >>> 19); u = (v1l << 13) | (v1h >>> 19); v1h = t ^ v0h; v1l = u ^ v0l;
+  t = v0h; v0h = v0l; v0l = t;
+  t = (v2l + v3l) | 0; v2h = (v2h + v3h + (((v2l & v3l) | ((v2l | v3l) & ~t)) >>> 31)) | 0; v2l = t;
+  t = (v3h << 16) | (v3l >>> 16); u = (v3l << 16) | (v3h >>> 16); v3h = t ^ v2h; v3l = u ^ v2l;
+  t = (v0l + v3l) | 0; v0h = (v0h + v3h + (((v0l & v3l) | ((v0l | v3l) & ~t)) >>> 31)) | 0; v0l = t;
+  t = (v3h << 21) | (v3l >>> 11); u = (v3l << 21) | (v3h >>> 11); v3h = t ^ v0h; v3l = u ^ v0l;
+  t = (v2l + v1l) | 0; v2h = (v2h + v1h + (((v2l & v1l) | ((v2l | v1l) & ~t)) >>> 31)) | 0; v2l = t;
+  t = (v1h << 17) | (v1l >>> 15); u = (v1l << 17) | (v1h >>> 15); v1h = t ^ v2h; v1l = u ^ v2l;
+  t = v2h; v2h = v2l; v2l = t;
+  v0h ^= 0x04000000; v0l ^= bl;
+  v2l ^= 0xff;
+  // SIPROUND 2 (finalisation)
+  t = (v0l + v1l) | 0; v0h = (v0h + v1h + (((v0l & v1l) | ((v0l | v1l) & ~t)) >>> 31)) | 0; v0l = t;
+  t = (v1h << 13) | (v1l >>> 19); u = (v1l << 13) | (v1h >>> 19); v1h = t ^ v0h; v1l = u ^ v0l;
+  t = v0h; v0h = v0l; v0l = t;
+  t = (v2l + v3l) | 0; v2h = (v2h + v3h + (((v2l & v3l) | ((v2l | v3l) & ~t)) >>> 31)) | 0; v2l = t;
+  t = (v3h << 16) | (v3l >>> 16); u = (v3l << 16) | (v3h >>> 16); v3h = t ^ v2h; v3l = u ^ v2l;
+  t = (v0l + v3l) | 0; v0h = (v0h + v3h + (((v0l & v3l) | ((v0l | v3l) & ~t)) >>> 31)) | 0; v0l = t;
+  t = (v3h << 21) | (v3l >>> 11); u = (v3l << 21) | (v3h >>> 11); v3h = t ^ v0h; v3l = u ^ v0l;
+  t = (v2l + v1l) | 0; v2h = (v2h + v1h + (((v2l & v1l) | ((v2l | v1l) & ~t)) >>> 31)) | 0; v2l = t;
+  t = (v1h << 17) | (v1l >>> 15); u = (v1l << 17) | (v1h >>> 15); v1h = t ^ v2h; v1l = u ^ v2l;
+  t = v2h; v2h = v2l; v2l = t;
+  // SIPROUND 3
+  t = (v0l + v1l) | 0; v0h = (v0h + v1h + (((v0l & v1l) | ((v0l | v1l) & ~t)) >>> 31)) | 0; v0l = t;
+  t = (v1h << 13) | (v1l >>> 19); u = (v1l << 13) | (v1h >>> 19); v1h = t ^ v0h; v1l = u ^ v0l;
+  t = v0h; v0h = v0l; v0l = t;
+  t = (v2l + v3l) | 0; v2h = (v2h + v3h + (((v2l & v3l) | ((v2l | v3l) & ~t)) >>> 31)) | 0; v2l = t;
+  t = (v3h << 16) | (v3l >>> 16); u = (v3l << 16) | (v3h >>> 16); v3h = t ^ v2h; v3l = u ^ v2l;
+  t = (v0l + v3l) | 0; v0h = (v0h + v3h + (((v0l & v3l) | ((v0l | v3l) & ~t)) >>> 31)) | 0; v0l = t;
+  t = (v3h << 21) | (v3l >>> 11); u = (v3l << 21) | (v3h >>> 11); v3h = t ^ v0h; v3l = u ^ v0l;
+  t = (v2l + v1l) | 0; v2h = (v2h + v1h + (((v2l & v1l) | ((v2l | v1l) & ~t)) >>> 31)) | 0; v2l = t;
+  t = (v1h << 17) | (v1l >>> 15); u = (v1l << 17) | (v1h >>> 15); v1h = t ^ v2h; v1l = u ^ v2l;
+  t = v2h; v2h = v2l; v2l = t;
+  // SIPROUND 4
+  t = (v0l + v1l) | 0; v0h = (v0h + v1h + (((v0l & v1l) | ((v0l | v1l) & ~t)) >>> 31)) | 0; v0l = t;
+  t = (v1h << 13) | (v1l >>> 19); u = (v1l << 13) | (v1h >>> 19); v1h = t ^ v0h; v1l = u ^ v0l;
+  t = v0h; v0h = v0l; v0l = t;
+  t = (v2l + v3l) | 0; v2h = (v2h + v3h + (((v2l & v3l) | ((v2l | v3l) & ~t)) >>> 31)) | 0; v2l = t;
+  t = (v3h << 16) | (v3l >>> 16); u = (v3l << 16) | (v3h >>> 16); v3h = t ^ v2h; v3l = u ^ v2l;
+  t = (v0l + v3l) | 0; v0h = (v0h + v3h + (((v0l & v3l) | ((v0l | v3l) & ~t)) >>> 31)) | 0; v0l = t;
+  t = (v3h << 21) | (v3l >>> 11); u = (v3l << 21) | (v3h >>> 11); v3h = t ^ v0h; v3l = u ^ v0l;
+  t = (v2l + v1l) | 0; v2h = (v2h + v1h + (((v2l & v1l) | ((v2l | v1l) & ~t)) >>> 31)) | 0; v2l = t;
+  t = (v1h << 17) | (v1l >>> 15); u = (v1l << 17) | (v1h >>> 15); v1h = t ^ v2h; v1l = u ^ v2l;
+  t = v2h; v2h = v2l; v2l = t;
   return (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
 }
