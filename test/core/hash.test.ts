@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hash32, HsiphashKey, hsiphash32, MH_HASH1, MH_HASH2 } from '../../src/core/hash.js';
+import { hash32, HsiphashKey, hsiphash32, hsiphashMod, MH_HASH1, MH_HASH2 } from '../../src/core/hash.js';
 
 // Vectors: spec ipvs.md §11.4 (they reproduce every sh/mh pick observed on the reference kernel).
 
@@ -72,5 +72,15 @@ test('hsiphash32 agrees with a BigInt SipHash-1-3 on many inputs and keys', () =
       const v = next();
       assert.equal(hsiphash32(v, k), refHsiphash(v, k.k0, k.k1), `v=0x${v.toString(16)}`);
     }
+  }
+});
+
+test('hsiphashMod equals hsiphash32 % m for every mh table size', () => {
+  const sizes = [251, 509, 1021, 2039, 4093, 4092, 8191, 16381, 32749, 65521, 1, 2];
+  let s = 12345;
+  for (let i = 0; i < 5000; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) | 0;
+    const v = i < 4 ? [0, -1, 0x7fffffff, 0x80000000][i] : s;
+    for (const m of sizes) assert.equal(hsiphashMod(v, MH_HASH1, m), hsiphash32(v, MH_HASH1) % m);
   }
 });

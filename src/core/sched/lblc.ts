@@ -44,7 +44,7 @@ export const COUNT_FOR_FULL_EXPIRATION = 30;
 export interface LocalityEntry<E> {
   /** Next entry in the same bucket (hlist). */
   next: E | null;
-  /** The destination address, host-order words (IPv4 in a0, the rest 0). */
+  /** The destination address, host-order words as int32 bits (IPv4 in a0, the rest 0). */
   a0: number; a1: number; a2: number; a3: number;
   /** Last use, ms. */
   lastuse: number;
@@ -79,14 +79,14 @@ export class LocalityTable<E extends LocalityEntry<E>> {
 
   /** ip_vs_lblc_get for the packet's destination address; allocates nothing. */
   get(flow: Flow): E | null {
-    const d0 = flow.d0 >>> 0;
+    const d0 = flow.d0 | 0;
     if (this.af === AF_INET) {
       for (let e = this.bucket[this.hashkey(d0, 0, 0, 0)]; e !== null; e = e.next) {
         if (e.a0 === d0) return e;
       }
       return null;
     }
-    const d1 = flow.d1 >>> 0, d2 = flow.d2 >>> 0, d3 = flow.d3 >>> 0;
+    const d1 = flow.d1 | 0, d2 = flow.d2 | 0, d3 = flow.d3 | 0;
     for (let e = this.bucket[this.hashkey(d0, d1, d2, d3)]; e !== null; e = e.next) {
       if (e.a0 === d0 && e.a1 === d1 && e.a2 === d2 && e.a3 === d3) return e;
     }
@@ -102,11 +102,11 @@ export class LocalityTable<E extends LocalityEntry<E>> {
 
   /** Set an entry's address from the packet's destination (ip_vs_addr_copy by family). */
   setAddr(e: E, flow: Flow): void {
-    e.a0 = flow.d0 >>> 0;
+    e.a0 = flow.d0 | 0;
     if (this.af === AF_INET) {
       e.a1 = 0; e.a2 = 0; e.a3 = 0;
     } else {
-      e.a1 = flow.d1 >>> 0; e.a2 = flow.d2 >>> 0; e.a3 = flow.d3 >>> 0;
+      e.a1 = flow.d1 | 0; e.a2 = flow.d2 | 0; e.a3 = flow.d3 | 0;
     }
   }
 

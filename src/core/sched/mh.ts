@@ -17,7 +17,7 @@
  */
 import type { Dest } from '../dest.js';
 import { IpvsError } from '../errors.js';
-import { type HsiphashKey, hsiphash32, MH_HASH1, MH_HASH2 } from '../hash.js';
+import { type HsiphashKey, hsiphash32, hsiphashMod, MH_HASH1, MH_HASH2 } from '../hash.js';
 import type { ListNode } from '../list.js';
 import { IP_VS_SVC_F_SCHED_MH_FALLBACK, IP_VS_SVC_F_SCHED_MH_PORT, type VirtualService } from '../service.js';
 import type { Scheduler } from './scheduler.js';
@@ -41,7 +41,12 @@ export interface MhState {
 
 /** ip_vs_mh_hashkey with the address already folded to a host-order u32. */
 export function mhHashkey(addrFold: number, port: number, key: HsiphashKey, offset: number): number {
-  return hsiphash32((offset + port + addrFold) >>> 0, key);
+  return hsiphash32((offset + port + addrFold) | 0, key);
+}
+
+/** ip_vs_mh_hashkey(.., hash1, offset) % IP_VS_MH_TAB_SIZE: a client's slot, in int32 arithmetic. */
+export function mhSlot(addrFold: number, port: number, offset: number): number {
+  return hsiphashMod((offset + port + addrFold) | 0, MH_HASH1, IP_VS_MH_TAB_SIZE);
 }
 
 /** A destination's address fold, as ip_vs_mh_permutate computes it: by the *service's* family. */
@@ -169,13 +174,13 @@ function isUnavailable(d: Dest): boolean {
 /** ip_vs_mh_get_fallback. */
 function getFallback(lookup: (Dest | null)[], fold: number, port: number): Dest | null {
   const M = IP_VS_MH_TAB_SIZE;
-  const ihash = mhHashkey(fold, port, MH_HASH1, 0) % M;
+  const ihash = mhSlot(fold, port, 0);
   let dest = lookup[ihash];
   if (dest === null) return null;
   if (!isUnavailable(dest)) return dest;
   for (let offset = 0; offset < M; offset++) {
     const roffset = (offset + ihash) % M;
-    dest = lookup[mhHashkey(fold, port, MH_HASH1, roffset) % M];
+    dest = lookup[mhSlot(fold, port, roffset)];
     if (dest === null) break;
     if (!isUnavailable(dest)) return dest;
   }
@@ -214,7 +219,7 @@ export const mh: Scheduler = {
     if (svc.flags & IP_VS_SVC_F_SCHED_MH_FALLBACK) {
       dest = getFallback(lookup, fold, port);
     } else {
-      dest = lookup[mhHashkey(fold, port, MH_HASH1, 0) % IP_VS_MH_TAB_SIZE];
+      dest = lookup[mhSlot(fold, port, 0)];
       if (dest !== null && isUnavailable(dest)) dest = null;
     }
     if (dest === null) svc.lastSchedError = 'no destination available';

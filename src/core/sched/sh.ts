@@ -37,10 +37,11 @@ export function shHashkey(addrFold: number, port: number, offset: number): numbe
 
 /**
  * The client address fold for sh and mh: the service's family decides, as the kernel's
- * `addr->ip` (IPv4) or the XOR of the four words (IPv6).
+ * `addr->ip` (IPv4) or the XOR of the four words (IPv6). Returned as int32 bits (callers only
+ * add and hash it), so the per-packet path stays in small-integer arithmetic.
  */
 export function sourceFold(af: number, flow: Flow): number {
-  return af === AF_INET ? flow.s0 >>> 0 : flow.sfold();
+  return af === AF_INET ? flow.s0 | 0 : flow.s0 ^ flow.s1 ^ flow.s2 ^ flow.s3;
 }
 
 /** ip_vs_sh_get_port / ip_vs_mh_get_port: the source port of TCP, UDP and SCTP, else 0. */

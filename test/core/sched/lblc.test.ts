@@ -19,7 +19,7 @@ function state(f: SchedFixture): LblcState {
 /** The dest cached for a destination address, or undefined. */
 function cached(f: SchedFixture, daddr: string): string | undefined {
   const w = addr(daddr).w0;
-  for (const e of state(f).all()) if (e.a0 === w) return octet(e.dest);
+  for (const e of state(f).all()) if (e.a0 >>> 0 === w) return octet(e.dest);
   return undefined;
 }
 
@@ -120,7 +120,7 @@ test('lblc keys the table on the packet destination address, one entry per addre
   assert.equal(state(f).entries, 2);
   const h = hash32(addr('192.168.1.150').w0, 10);
   const b = state(f).bucket[h];
-  assert.ok(b !== null && b.a0 === addr('192.168.1.150').w0);
+  assert.ok(b !== null && b.a0 >>> 0 === addr('192.168.1.150').w0);
 });
 
 test('lblc compares all 128 bits of IPv6 destination addresses', () => {
@@ -214,11 +214,11 @@ test('lblc over max_size: a run drops whole buckets of entries idle for 6 min fr
   lblc.periodic?.(f.svc, MIN);
   assert.equal(t.entries, n);
   assert.equal(t.counter, 1);
-  const before = new Set(Array.from(t.all(), (e) => e.a0));
+  const before = new Set(Array.from(t.all(), (e) => e.a0 >>> 0));
   const now = ENTRY_TIMEOUT_MS;
   lblc.periodic?.(f.svc, now);
   const goal = Math.trunc((300 * 4) / 3);
-  const after = new Set(Array.from(t.all(), (e) => e.a0));
+  const after = new Set(Array.from(t.all(), (e) => e.a0 >>> 0));
   const gone = [...before].filter((a) => !after.has(a));
   assert.ok(gone.length >= goal, `${gone.length} >= ${goal}`);
   assert.equal(t.entries, n - gone.length);

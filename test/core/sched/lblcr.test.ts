@@ -14,7 +14,7 @@ function state(f: SchedFixture): LblcrState {
 
 function entry(f: SchedFixture, daddr = '192.168.1.150'): LblcrEntry | undefined {
   const w = addr(daddr).w0;
-  for (const e of state(f).all()) if (e.a0 === w) return e;
+  for (const e of state(f).all()) if (e.a0 >>> 0 === w) return e;
   return undefined;
 }
 
