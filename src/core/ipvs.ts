@@ -211,7 +211,11 @@ export class Ipvs {
   #destFreeIds: number[] = [];
 
   readonly #tkey = new TemplateKey();
+  /** Timers due in the current tick, as a min-heap on expiry time. */
   #due = new Int32Array(1024);
+  #dueN = 0;
+  /** While tick fires timers: the time up to which a re-armed timer is due in the same round. */
+  #firingUntil = -Infinity;
   #scratch = new Int32Array(64);
 
   #estNextMs: number;
@@ -640,7 +644,7 @@ export class Ipvs {
     const w = this.#wheel;
     if (t.nControl[cp] > 0) {
       t.timeoutS[cp] = EXPIRE_LATER_S;
-      w.arm(cp, fireMs + EXPIRE_LATER_S * 1000);
+      this.#rearm(cp, fireMs + EXPIRE_LATER_S * 1000);
       return;
     }
     const flags = t.flags[cp];
@@ -803,18 +807,80 @@ export class Ipvs {
     this.#trashTimer(nowMs);
   }
 
+  /**
+   * Fire every timer due at nowMs in time order. The due entries form a min-heap on their
+   * expiry time (collect returns them sorted, which is a heap); a handler that re-arms a timer
+   * into the past (a template kept 60 s more, when tick runs late) pushes it back, so a coarse
+   * tick gives the same result as the kernel's timers firing one by one.
+   */
   #expireDue(nowMs: number): void {
     const w = this.#wheel;
-    if (this.#due.length < w.pending) this.#due = new Int32Array(Math.max(w.pending, this.#due.length * 2));
-    const due = this.#due;
-    const n = w.collect(nowMs, due);
-    for (let i = 0; i < n; i++) {
-      const cp = due[i];
-      if (!w.isDue(cp)) continue;
-      const at = w.expiresMs(cp);
-      w.fire(cp);
-      this.#expire(cp, at);
+    if (this.#due.length < w.pending + 1) this.#due = new Int32Array(Math.max(w.pending + 1, this.#due.length * 2));
+    this.#dueN = w.collect(nowMs, this.#due);
+    this.#firingUntil = nowMs;
+    try {
+      while (this.#dueN > 0) {
+        const cp = this.#heapPop();
+        if (!w.isDue(cp)) continue;
+        const at = w.expiresMs(cp);
+        w.fire(cp);
+        this.#expire(cp, at);
+      }
+    } finally {
+      this.#firingUntil = -Infinity;
     }
+  }
+
+  /** mod_timer from a timer handler: within the current round when already due. */
+  #rearm(cp: number, atMs: number): void {
+    if (atMs > this.#firingUntil) {
+      this.#wheel.arm(cp, atMs);
+      return;
+    }
+    this.#wheel.armDue(cp, atMs);
+    if (this.#dueN === this.#due.length) {
+      const d = new Int32Array(this.#due.length * 2);
+      d.set(this.#due);
+      this.#due = d;
+    }
+    this.#heapPush(cp);
+  }
+
+  #heapLess(a: number, b: number): boolean {
+    const ea = this.#wheel.expiresMs(a);
+    const eb = this.#wheel.expiresMs(b);
+    return ea < eb || (ea === eb && a < b);
+  }
+
+  #heapPush(cp: number): void {
+    const h = this.#due;
+    let i = this.#dueN++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.#heapLess(cp, h[p])) break;
+      h[i] = h[p];
+      i = p;
+    }
+    h[i] = cp;
+  }
+
+  #heapPop(): number {
+    const h = this.#due;
+    const top = h[0];
+    const last = h[--this.#dueN];
+    const n = this.#dueN;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && this.#heapLess(h[r], h[l]) ? r : l;
+      if (!this.#heapLess(h[c], last)) break;
+      h[i] = h[c];
+      i = c;
+    }
+    if (n > 0) h[i] = last;
+    return top;
   }
 
   /**

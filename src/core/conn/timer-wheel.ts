@@ -161,6 +161,19 @@ export class TimerWheel {
     return n;
   }
 
+  /**
+   * Arm `i` for a time that is already due in the current collect round (a timer handler that
+   * re-arms a timer into the past): it becomes due without entering a bucket, and the caller
+   * fires it in this round.
+   */
+  armDue(i: number, expiresMs: number): void {
+    const cur = this.#tick[i];
+    if (cur === NOT_PENDING) this.#pending++;
+    else if (cur >= 0) this.#unlink(i);
+    this.#expires[i] = expiresMs;
+    this.#tick[i] = DUE;
+  }
+
   /** True when `i` is still due (was collected and neither fired, disarmed nor re-armed since). */
   isDue(i: number): boolean {
     return this.#tick[i] === DUE;
