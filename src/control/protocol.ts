@@ -147,7 +147,8 @@ export type Response =
   | { type: 'table'; table: TableSnapshot }
   | { type: 'conns'; conns: ConnWire[] }
   | { type: 'status'; status: Record<string, unknown> }
-  | { type: 'ok' }
+  /** `message`: a one-line summary (what a reload changed). */
+  | { type: 'ok'; message?: string }
   | { type: 'error'; error: CommandError };
 
 /** Where a daemon started by root listens. */

@@ -94,8 +94,20 @@ export class ServiceTable {
     return j;
   }
 
+  /**
+   * A rolled-back delete re-inserts its service at the end of the map; the next listing puts it
+   * back in creation order (seq), so a command that failed leaves the listing order unchanged.
+   */
+  #orderDirty = false;
+
   /** Services in creation order (stands in for the kernel's hash order). */
   services(): VirtualService[] {
+    if (this.#orderDirty) {
+      const all = [...this.#services.values()].sort((a, b) => a.seq - b.seq);
+      this.#services.clear();
+      for (const svc of all) this.#services.set(svc.key(), svc);
+      this.#orderDirty = false;
+    }
     return [...this.#services.values()];
   }
 
@@ -267,6 +279,7 @@ export class ServiceTable {
       svc.scheduler = sched;
       svc.schedData = schedData;
       this.#services.set(svc.key(), svc);
+      this.#orderDirty = true;
     });
   }
 

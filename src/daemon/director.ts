@@ -100,28 +100,24 @@ export class Director {
 
   async #exec(cmds: readonly TableCommand[]): Promise<(CommandError | null)[]> {
     const results: (CommandError | null)[] = new Array<CommandError | null>(cmds.length).fill(null);
-    const done: { j: Journal; first: number; last: number }[] = [];
-    if (this.dataplane instanceof NoneDataplane) {
-      if (!this.#execMerged(cmds, results, done)) {
-        done.length = 0;
-        results.fill(null);
-        await this.#execEach(cmds, results, done);
-      }
-    } else {
-      await this.#execEach(cmds, results, done);
+    /** 1 for each command that changed the saved table (so a failed save must be reported on it). */
+    const changed = new Uint8Array(cmds.length);
+    const journals: Journal[] = [];
+    if (!(this.dataplane instanceof NoneDataplane) || !this.#execMerged(cmds, results, changed, journals)) {
+      results.fill(null);
+      changed.fill(0);
+      journals.length = 0;
+      await this.#execEach(cmds, results, changed, journals);
     }
-    if (done.some((d) => d.j.undo.length > 0)) {
+    if (journals.length > 0) {
       this.#commits++;
       try {
         await this.#save();
       } catch (err) {
         // Keep the running table equal to the saved one: undo the whole batch, newest first.
-        for (let i = done.length - 1; i >= 0; i--) await this.#undo(done[i].j);
+        for (let i = journals.length - 1; i >= 0; i--) await this.#undo(journals[i]);
         const e = commandErrorFromTslvs(err as TslvsError);
-        for (const d of done) {
-          if (d.j.undo.length === 0) continue;
-          for (let k = d.first; k <= d.last; k++) if (results[k] === null) results[k] = { ...e, op: opOf(cmds[k]) };
-        }
+        for (let k = 0; k < cmds.length; k++) if (changed[k]) results[k] = { ...e, op: opOf(cmds[k]) };
       }
     }
     return results;
@@ -130,14 +126,19 @@ export class Director {
   /**
    * All commands in one journal (none dataplane only). Returns false, with the table as it was,
    * if a command failed in a way that is not an IpvsError (then the batch reruns one by one).
+   * `changed` must match what separate journals would record: a successful command records
+   * undo steps unless it is a zero (counters are not saved) or a flush of an empty table;
+   * the director tests compare both paths on random batches, also with a failing save.
    */
-  #execMerged(cmds: readonly TableCommand[], results: (CommandError | null)[], done: { j: Journal; first: number; last: number }[]): boolean {
+  #execMerged(cmds: readonly TableCommand[], results: (CommandError | null)[], changed: Uint8Array, journals: Journal[]): boolean {
     const table = this.ipvs.table;
     let unexpected = false;
     const j = table.transaction(() => {
       for (let i = 0; i < cmds.length; i++) {
+        const c = cmds[i];
+        const emptyFlush = c.cmd === 'flush' && table.size === 0;
         try {
-          applyTableCommand(table, cmds[i]);
+          applyTableCommand(table, c);
         } catch (err) {
           if (err instanceof IpvsError) {
             results[i] = ipvsErrorToWire(err);
@@ -146,17 +147,18 @@ export class Director {
           unexpected = true;
           return;
         }
+        if (c.cmd !== 'zero' && !emptyFlush) changed[i] = 1;
       }
     });
     if (unexpected) {
       j.rollback();
       return false;
     }
-    done.push({ j, first: 0, last: cmds.length - 1 });
+    if (j.undo.length > 0) journals.push(j);
     return true;
   }
 
-  async #execEach(cmds: readonly TableCommand[], results: (CommandError | null)[], done: { j: Journal; first: number; last: number }[]): Promise<void> {
+  async #execEach(cmds: readonly TableCommand[], results: (CommandError | null)[], changed: Uint8Array, journals: Journal[]): Promise<void> {
     const table = this.ipvs.table;
     for (let i = 0; i < cmds.length; i++) {
       let failure: unknown = null;
@@ -181,7 +183,10 @@ export class Director {
           continue;
         }
       }
-      done.push({ j, first: i, last: i });
+      if (j.undo.length > 0) {
+        changed[i] = 1;
+        journals.push(j);
+      }
     }
   }
 

@@ -165,7 +165,11 @@ export function stateFromTable(table: ServiceTable, savedAt: string): SavedState
     version: STATE_VERSION,
     savedAt,
     timeouts: { ...table.timeouts },
-    services: table.services().map((svc) => ({ ...serviceToWire(svc), dests: svc.dests().map(destToWire) })),
+    services: table.services().map((svc) => {
+      const w = serviceToWire(svc) as SavedService;
+      w.dests = svc.dests().map(destToWire);
+      return w;
+    }),
   };
 }
 
@@ -203,9 +207,9 @@ export function parseSavedState(text: string): SavedState {
 export function commandsFromState(s: SavedState): TableCommand[] {
   const out: TableCommand[] = [{ cmd: 'set-timeout', tcp: s.timeouts.tcp, tcpfin: s.timeouts.tcpfin, udp: s.timeouts.udp }];
   for (const svc of s.services) {
-    const { dests, ...sw } = svc;
-    out.push({ cmd: 'add-service', svc: sw });
-    const id = { af: sw.af, protocol: sw.protocol, addr: sw.addr, port: sw.port, fwmark: sw.fwmark };
+    const dests = svc.dests;
+    const id = { af: svc.af, protocol: svc.protocol, addr: svc.addr, port: svc.port, fwmark: svc.fwmark };
+    out.push({ cmd: 'add-service', svc: { ...id, sched: svc.sched, flags: svc.flags, timeoutS: svc.timeoutS, netmask: svc.netmask, pe: svc.pe } });
     // Saved newest first; adding oldest first rebuilds the same list order.
     for (let i = dests.length - 1; i >= 0; i--) out.push({ cmd: 'add-dest', svc: id, dest: dests[i] });
   }
