@@ -259,7 +259,7 @@ export class ConnTable {
   #v6alloc(): number {
     if (this.#v6free >= 0) {
       const r = this.#v6free;
-      this.#v6free = this.#v6words[r * 9];
+      this.#v6free = this.#v6words[r * 9] | 0; // the link is stored as u32: -1 reads back as 2^32-1
       return r;
     }
     if ((this.#v6hi + 1) * 9 > this.#v6words.length) {
