@@ -232,7 +232,8 @@ class Case:
                 break
             time.sleep(0.05)  # an entry expired by conn reuse is freed by its timer a jiffy later
         if m:
-            return ','.join('%s %s' % (self._dest_name(c), c['state']) for c in m)
+            conn = ','.join('%s %s' % (self._dest_name(c), c['state']) for c in m)
+            return conn if sent else 'drop ' + conn
         if self.net.icmp_unreach() > icmp_before:
             return 'nodest'
         return 'pass' if sent else 'drop'

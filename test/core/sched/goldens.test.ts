@@ -1,0 +1,34 @@
+// Every scheduler golden recorded from the real kernel (test/golden/sched/*.txt, made by
+// record-sched.sh) replayed against the tslvs core. Two tests per golden: the picks alone (which
+// real server each packet got, or none, and each ipvsadm outcome), then the connection states
+// and the ActiveConn/InActConn counters the kernel showed, which also depend on the conn layer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertSameSteps, expected, loadGoldens, replay } from '../../helpers/golden.js';
+
+const goldens = loadGoldens('sched');
+
+test('the scheduler goldens cover every kernel scheduler several times', () => {
+  const per = new Map<string, number>();
+  for (const g of goldens) {
+    const s = g.name.split('-')[0];
+    per.set(s, (per.get(s) ?? 0) + 1);
+  }
+  for (const s of ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'lblc', 'lblcr', 'dh', 'sh', 'mh', 'fo', 'ovf']) {
+    assert.ok((per.get(s) ?? 0) >= 3, `${s}: ${per.get(s) ?? 0} goldens`);
+  }
+  assert.ok(goldens.length >= 40);
+});
+
+for (const g of goldens) {
+  const sched = g.name.split('-')[0];
+  test(`${sched} picks as Linux ${g.kernel} did: ${g.name}: ${g.title}`, () => {
+    assertSameSteps(replay(g, { destOnly: true }).picks, expected(g, { destOnly: true }).picks, g.file);
+  });
+  test(`${sched} connection states and counters as Linux ${g.kernel}: ${g.name}`, () => {
+    const got = replay(g);
+    const want = expected(g);
+    assertSameSteps(got.picks, want.picks, g.file);
+    assertSameSteps(got.dests, want.dests, g.file);
+  });
+}
