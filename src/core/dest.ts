@@ -30,6 +30,13 @@ export const IP_VS_CONN_F_DEST_MASK = IP_VS_CONN_F_FWD_MASK | IP_VS_CONN_F_ONE_P
 export const IP_VS_DEST_F_AVAILABLE = 0x0001;
 export const IP_VS_DEST_F_OVERLOAD = 0x0002;
 export const IP_VS_DEST_CF_AVAILABLE = 0x0001;
+/**
+ * tslvs's own bit, not the kernel's: the proxy dataplane could not connect to this real server
+ * (refused, unreachable, timed out) and quarantines it briefly. Every scheduler skips it exactly
+ * as an OVERLOAD dest, through isOverloaded(), so new connections go elsewhere while health
+ * checks catch up; live connections are not touched. Cleared by the dataplane.
+ */
+export const TSLVS_DEST_F_UNREACHABLE = 0x10000;
 
 export const IP_VS_CONN_F_TUNNEL_TYPE_IPIP = 0;
 export const IP_VS_CONN_F_TUNNEL_TYPE_GUE = 1;
@@ -128,8 +135,9 @@ export class Dest implements ListNode {
     return (this.cflags & IP_VS_DEST_CF_AVAILABLE) !== 0;
   }
 
+  /** OVERLOAD, or quarantined by the proxy dataplane (TSLVS_DEST_F_UNREACHABLE). */
   isOverloaded(): boolean {
-    return (this.flags & IP_VS_DEST_F_OVERLOAD) !== 0;
+    return (this.flags & (IP_VS_DEST_F_OVERLOAD | TSLVS_DEST_F_UNREACHABLE)) !== 0;
   }
 
   fwdMethod(): FwdMethod {
