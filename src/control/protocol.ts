@@ -112,6 +112,8 @@ export interface ConnWire {
   vport: number;
   daddr: string;
   dport: number;
+  /** Address family of daddr when it differs from `af` (a tunnel to a real server of the other family). */
+  daf?: 2 | 10;
   /** 0.0.0.N style text for fwmark templates is produced by the formatter from `fwmark`. */
   fwmark: number;
   template: boolean;

@@ -24,7 +24,7 @@ import { NoneDataplane } from '../dataplane/none/none-dataplane.js';
 import { systemErrno, TslvsError } from '../errors.js';
 import type { RuleEntry } from '../config/ipvsadm-rules.js';
 import { commandsFromState, type SavedState, stateFromTable, type StateStore } from './state-store.js';
-import { applyTableCommand, buildSnapshot, ipvsErrorToWire, opOf, serviceIdFromWire, serviceToWire, destToWire } from './wire.js';
+import { applyTableCommand, buildSnapshot, connToWire, destToWire, ipvsErrorToWire, opOf, serviceIdFromWire, serviceToWire } from './wire.js';
 
 export interface DirectorOptions {
   ipvs: Ipvs;
@@ -35,12 +35,6 @@ export interface DirectorOptions {
   log?: (line: string) => void;
   /** Wall clock for `savedAt`; defaults to Date. */
   wallClock?: () => Date;
-}
-
-/** Core timers and the connection listing, which another part of the core provides. */
-interface IpvsTimers {
-  tick?(nowMs: number): void;
-  listConns?(nowMs: number): ConnWire[];
 }
 
 export interface ReloadSummary {
@@ -314,17 +308,18 @@ export class Director {
     return buildSnapshot(this.ipvs, this.dataplane.kind, [found]);
   }
 
-  /** Connection entries, when the core provides a listing (Ipvs.listConns). */
+  /** Connection entries as `ipvsadm -L -c` lists them (hash-table order). */
   conns(nowMs: number): ConnWire[] {
-    const t = this.ipvs as Ipvs & IpvsTimers;
-    return typeof t.listConns === 'function' ? t.listConns(nowMs) : [];
+    return this.ipvs.listConns(nowMs).map(connToWire);
   }
 
-  /** The core's timers (connection expiry, estimator, trash); the lifecycle calls it every second. */
-  tick(nowMs: number): void {
-    const t = this.ipvs as Ipvs & IpvsTimers;
-    if (typeof t.tick === 'function') t.tick(nowMs);
-    else this.ipvs.table.purgeTrash(nowMs);
+  /**
+   * The core's timers (connection expiry, estimator every 2 s from nowMs, scheduler sweeps,
+   * trash) and the memory defenses (defense_work_handler), once a second from the lifecycle.
+   */
+  tick(nowMs: number, availMemPages = Infinity): void {
+    this.ipvs.tick(nowMs);
+    this.ipvs.defenseTick(nowMs, availMemPages);
   }
 
   status(): DirectorStatus {

@@ -11,6 +11,7 @@
 import { getRandomValues } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { freemem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseIpvsadmRules, type RuleEntry } from '../config/ipvsadm-rules.js';
 import type { DaemonOptions } from '../config/daemon-options.js';
@@ -23,6 +24,9 @@ import { formatError, systemErrno, TslvsError } from '../errors.js';
 import { Director } from './director.js';
 import { handleRequest } from './requests.js';
 import { type StateFs, StateStore } from './state-store.js';
+
+/** The page size the memory defenses count in (amemthresh is in pages, as the kernel's). */
+const PAGE_SIZE = 4096;
 
 export interface DaemonDeps {
   /** Use this dataplane instead of creating `options.dataplane` (tests inject a failing one). */
@@ -115,7 +119,7 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
   let dataplane: Dataplane | null = deps.dataplane ?? null;
   let director: Director;
   let restored: RestoreReport;
-  const ipvs = new Ipvs({ random: deps.random ?? cryptoRandomU32() });
+  const ipvs = new Ipvs({ random: deps.random ?? cryptoRandomU32(), startMs: performance.now() });
   try {
     dataplane ??= await createDataplane(options.dataplane, { ipvs, now: () => performance.now(), settings: {} });
     director = new Director({ ipvs, dataplane, store, log });
@@ -174,7 +178,7 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
   let tickErrorLogged = false;
   const timer = setInterval(() => {
     try {
-      director.tick(performance.now());
+      director.tick(performance.now(), freemem() / PAGE_SIZE);
     } catch (err) {
       if (!tickErrorLogged) log(`timer: ${(err as Error).message}`);
       tickErrorLogged = true;

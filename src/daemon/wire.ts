@@ -9,12 +9,12 @@ import { AF_INET, AF_INET6, type Af, IpAddr, parseAddr } from '../core/addr.js';
 import type { Dest, DestUser } from '../core/dest.js';
 import { IP_VS_CONN_F_FWD_MASK } from '../core/dest.js';
 import { type Errno, IpvsError, type IpvsOp } from '../core/errors.js';
-import type { Ipvs } from '../core/ipvs.js';
+import type { ConnInfo, Ipvs } from '../core/ipvs.js';
 import type { Protocol, ServiceUser, VirtualService } from '../core/service.js';
 import type { ServiceId, ServiceTable } from '../core/service-table.js';
 import { type Stats, statsView } from '../core/stats/counters.js';
 import type {
-  CommandError, DestIdWire, DestSnapshot, DestWire, ServiceIdWire, ServiceSnapshot, ServiceWire, StatsWire,
+  CommandError, ConnWire, DestIdWire, DestSnapshot, DestWire, ServiceIdWire, ServiceSnapshot, ServiceWire, StatsWire,
   TableCommand, TableSnapshot,
 } from '../control/protocol.js';
 
@@ -241,4 +241,14 @@ export function buildSnapshot(ipvs: Ipvs, dataplane: string, only?: readonly Vir
     totals: statsToWire(t.totStats),
     dataplane,
   };
+}
+
+/** One connection entry as `get-conns` sends it. */
+export function connToWire(c: ConnInfo): ConnWire {
+  const w: ConnWire = {
+    protocol: c.protocol, af: c.af, caddr: c.caddr, cport: c.cport, vaddr: c.vaddr, vport: c.vport,
+    daddr: c.daddr, dport: c.dport, fwmark: c.fwmark, template: c.template, state: c.state, expiresS: c.expiresS,
+  };
+  if (c.daf !== c.af) w.daf = c.daf;
+  return w;
 }

@@ -4,7 +4,9 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseIpvsadmRules } from '../../src/config/ipvsadm-rules.js';
 import type { DestWire, ServiceIdWire, TableCommand } from '../../src/control/protocol.js';
+import { IpAddr } from '../../src/core/addr.js';
 import { IpvsError } from '../../src/core/errors.js';
+import { Flow, TCP_SYN } from '../../src/core/flow.js';
 import { Ipvs } from '../../src/core/ipvs.js';
 import type { Dataplane } from '../../src/dataplane/dataplane.js';
 import { NoneDataplane } from '../../src/dataplane/none/none-dataplane.js';
@@ -353,4 +355,28 @@ test('the saved file holds what the table holds, one service per line', async ()
   } finally {
     removeDir(dir);
   }
+});
+
+test('get-conns lists the core\'s entries; get-table counts them; tick expires them', async () => {
+  const d = director();
+  await d.exec([addSvc('192.0.2.1', 'rr'), addDest('192.0.2.1', '198.51.100.1')]);
+  const f = new Flow();
+  f.setSaddr(IpAddr.v4(0xcb007105)).setDaddr(IpAddr.v4(0xc0000201));
+  f.sport = 41000;
+  f.dport = 80;
+  f.tcpFlags = TCP_SYN;
+  f.len = 60;
+  d.ipvs.inPacket(f, 1000);
+  // A SYN_RECV entry has 60 s; a listing any time later shows 59 whole seconds left (spec §3.5, §11.5).
+  assert.deepEqual(d.conns(1001), [{
+    protocol: 6, af: 2, caddr: '203.0.113.5', cport: 41000, vaddr: '192.0.2.1', vport: 80, daddr: '198.51.100.1', dport: 80,
+    fwmark: 0, template: false, state: 'SYN_RECV', expiresS: 59,
+  }]);
+  const dst = (await d.snapshot()).services[0].dests[0];
+  assert.deepEqual([dst.activeConns, dst.inactConns], [1, 0]);
+  d.tick(30_000);
+  assert.equal(d.conns(30_000).length, 1);
+  d.tick(62_000);
+  assert.deepEqual(d.conns(62_000), []);
+  assert.deepEqual([(await d.snapshot()).services[0].dests[0].activeConns], [0]);
 });

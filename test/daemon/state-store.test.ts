@@ -1,0 +1,138 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fsp from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { commandsFromState, parseSavedState, type SavedState, StateStore, type StateFs } from '../../src/daemon/state-store.js';
+import { TslvsError } from '../../src/errors.js';
+import { REPO, removeDir, tempDir } from '../helpers/daemon.js';
+
+function state(n: number): SavedState {
+  return {
+    format: 'tslvs-state', version: 1, savedAt: '2024-01-01T00:00:00.000Z', timeouts: { tcp: 900, tcpfin: 120, udp: 300 },
+    services: Array.from({ length: n }, (_, i) => ({
+      af: 2 as const, protocol: 6 as const, addr: `192.0.2.${i + 1}`, port: 80, fwmark: 0, sched: 'rr', flags: 0, timeoutS: 0, netmask: 0xffffffff, pe: '',
+      dests: [{ af: 2 as const, addr: '198.51.100.2', port: 80, fwd: 0, weight: 2, uThreshold: 0, lThreshold: 0, tunType: 0, tunPort: 0, tunFlags: 0 },
+        { af: 2 as const, addr: '198.51.100.1', port: 80, fwd: 0, weight: 1, uThreshold: 0, lThreshold: 0, tunType: 0, tunPort: 0, tunFlags: 0 }],
+    })),
+  };
+}
+
+test('save then load gives back the same state; the file is mode 0600 and no temp file is left', async () => {
+  const dir = tempDir('st-rt');
+  try {
+    const s = new StateStore(join(dir, 'deep', 'er'));
+    await s.init();
+    assert.deepEqual(await s.load(), { kind: 'none' });
+    await s.save(state(3));
+    assert.deepEqual(await s.load(), { kind: 'loaded', state: state(3) });
+    assert.equal((await fsp.stat(s.path)).mode & 0o777, 0o600);
+    assert.equal((await fsp.stat(s.dir)).mode & 0o777, 0o700);
+    assert.deepEqual(await fsp.readdir(s.dir), ['state.json']);
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a crash between write and rename leaves the old file whole; the next start removes the temp file', async () => {
+  const dir = tempDir('st-crash');
+  try {
+    const s = new StateStore(dir);
+    await s.init();
+    await s.save(state(1));
+    const old = await fsp.readFile(s.path, 'utf8');
+    // A real crash: a child process saves a big table and is killed by SIGKILL right after the
+    // temp file is written and fsynced, before the rename.
+    const script = `
+      import { StateStore } from ${JSON.stringify(pathToFileURL(join(REPO, 'dist/src/daemon/state-store.js')).href)};
+      import * as fsp from 'node:fs/promises';
+      const fs = { ...fsp, rename: async () => { process.kill(process.pid, 'SIGKILL'); await new Promise(() => {}); } };
+      const s = new StateStore(${JSON.stringify(dir)}, { fs });
+      const big = JSON.parse(${JSON.stringify(JSON.stringify(state(500)))});
+      await s.save(big);`;
+    const scriptDir = tempDir('st-crash-script');
+    const r = await (async () => {
+      try {
+        await fsp.writeFile(join(scriptDir, 'crash.mjs'), script);
+        return spawnSync(process.execPath, [join(scriptDir, 'crash.mjs')]);
+      } finally {
+        removeDir(scriptDir);
+      }
+    })();
+    assert.equal(r.signal, 'SIGKILL', String(r.error ?? r.stderr));
+    const names = await fsp.readdir(dir);
+    const tmp = names.filter((n) => n.startsWith('state.json.tmp-'));
+    assert.equal(tmp.length, 1, `the temp file of the killed writer is there: ${names.join(',')}`);
+    assert.ok(parseSavedState(await fsp.readFile(join(dir, tmp[0]), 'utf8')).services.length === 500, 'it was fully written');
+    assert.equal(await fsp.readFile(s.path, 'utf8'), old);
+
+    const again = new StateStore(dir);
+    await again.init();
+    assert.deepEqual(await fsp.readdir(dir), ['state.json']);
+    assert.deepEqual(await again.load(), { kind: 'loaded', state: state(1) });
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a save that fails reports the path and the errno, and leaves the old file and no temp file', async () => {
+  const dir = tempDir('st-fail');
+  try {
+    const fs: StateFs = { ...fsp, rename: async () => { throw Object.assign(new Error('No space left on device'), { code: 'ENOSPC' }); } };
+    const good = new StateStore(dir);
+    await good.init();
+    await good.save(state(2));
+    const s = new StateStore(dir, { fs });
+    await assert.rejects(s.save(state(5)), (e: unknown) => e instanceof TslvsError && e.code === 'TSLVS_ERR_STATE_SAVE' &&
+      e.errno === 'ENOSPC' && e.message.includes(s.path) && e.message.includes('(ENOSPC)'));
+    assert.deepEqual(await fsp.readdir(dir), ['state.json']);
+    assert.deepEqual(await good.load(), { kind: 'loaded', state: state(2) });
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a corrupt file is kept aside as <name>.corrupt-<timestamp> with its bytes, never deleted', async () => {
+  const dir = tempDir('st-corrupt');
+  try {
+    const s = new StateStore(dir);
+    await s.init();
+    for (const [bytes, why] of [
+      ['{"format":"tslvs-state","version":1,"services":[', /not JSON/],
+      ['{"format":"other"}', /"format"/],
+      ['{"format":"tslvs-state","version":9}', /version/],
+      ['{"format":"tslvs-state","version":1,"savedAt":"x","timeouts":{"tcp":1,"tcpfin":1,"udp":1},"services":[{"af":2}]}', /dests/],
+    ] as const) {
+      await fsp.writeFile(s.path, bytes);
+      const r = await s.load();
+      assert.equal(r.kind, 'corrupt');
+      if (r.kind !== 'corrupt') continue;
+      assert.match(r.reason, why);
+      assert.match(r.keptAs, /state\.json\.corrupt-\d{4}-\d\d-\d\dT[\d-]+Z(-\d+)?$/);
+      assert.equal(await fsp.readFile(r.keptAs, 'utf8'), bytes);
+      await assert.rejects(fsp.stat(s.path));
+    }
+    assert.equal((await fsp.readdir(dir)).filter((n) => n.includes('.corrupt-')).length, 4, 'each kept under its own name');
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a state directory that cannot be created is TSLVS_ERR_STATE_DIR with the path', async () => {
+  const dir = tempDir('st-dir');
+  try {
+    await fsp.writeFile(join(dir, 'file'), 'x');
+    const s = new StateStore(join(dir, 'file', 'sub'));
+    await assert.rejects(s.init(), (e: unknown) => e instanceof TslvsError && e.code === 'TSLVS_ERR_STATE_DIR' &&
+      e.message.includes(join(dir, 'file', 'sub')) && e.errno === 'ENOTDIR');
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('commands from a saved state rebuild destinations oldest first, so the list order comes back', () => {
+  const cmds = commandsFromState(state(1));
+  assert.deepEqual(cmds.map((c) => c.cmd), ['set-timeout', 'add-service', 'add-dest', 'add-dest']);
+  assert.deepEqual(cmds.slice(2).map((c) => (c.cmd === 'add-dest' ? c.dest.addr : '')), ['198.51.100.1', '198.51.100.2']);
+});
