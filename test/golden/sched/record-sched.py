@@ -158,7 +158,8 @@ def read_conns():
             continue
         out.append({'proto': f[0], 'caddr': parse_hexaddr(f[1]), 'cport': int(f[2], 16),
                     'vaddr': parse_hexaddr(f[3]), 'vport': int(f[4], 16),
-                    'daddr': parse_hexaddr(f[5]), 'dport': int(f[6], 16), 'state': f[7]})
+                    'daddr': parse_hexaddr(f[5]), 'dport': int(f[6], 16), 'state': f[7],
+                    'expires': int(f[8])})
     return out
 
 
@@ -226,11 +227,13 @@ class Case:
     def _result(self, proto, src, sport, dst, dport, icmp_before, sent):
         pname = proto.upper()
         key = (pname, src, sport, dst, dport)
-        for attempt in range(3):
+        for attempt in range(5):
             m = [c for c in read_conns() if (c['proto'], c['caddr'], c['cport'], c['vaddr'], c['vport']) == key]
-            if len(m) <= 1:
+            if len(m) <= 1 and not any(c['expires'] == 0 for c in m):
                 break
-            time.sleep(0.05)  # an entry expired by conn reuse is freed by its timer a jiffy later
+            # An entry expired at once (conn reuse, expire_nodest_conn) is freed by its timer a
+            # jiffy later: wait for it, so that only what the packet left behind is reported.
+            time.sleep(0.05)
         if m:
             conn = ','.join('%s %s' % (self._dest_name(c), c['state']) for c in m)
             return conn if sent else 'drop ' + conn

@@ -976,3 +976,187 @@ def _(c):
     add(c, T80, C, 1)
     for port in range(7000, 7012):
         c.tcp(CLI, port, VIP, 80, 'S')
+
+
+# ---------------------------------------------------------------------------------------------
+# more: ports, deleted destinations, sysctls, expiry, IPv6 fwmark, big weights
+
+@case('rr-masq-ports', 'rr: -m destinations on one address with two ports are two destinations')
+def _(c):
+    p = Ports()
+    svc(c, T80, 'rr')
+    c.ipvsadm('-a %s -r %s:8080 -m' % (T80, A))
+    c.ipvsadm('-a %s -r %s:8081 -m -w 2' % (T80, A))
+    c.ipvsadm('-a %s -r %s:8080 -g' % (T80, B))  # -g: the port becomes the service port
+    syns(c, p, 6)
+    c.ipvsadm('-d %s -r %s:8080' % (T80, A))
+    syns(c, p, 3)
+
+
+@case('rr-deleted-dest', 'rr: packets of connections to a deleted destination are dropped; expire_nodest_conn reschedules a SYN')
+def _(c):
+    p = Ports()
+    three(c, T80, 'rr', [1, 1, 1])
+    used = syns(c, p, 6)
+    dele(c, T80, C)
+    for port in used[:3]:
+        c.tcp(CLI, port, VIP, 80, 'A')
+    syns(c, p, 2)
+    c.sysctl('expire_nodest_conn', 1)
+    c.tcp(CLI, used[3], VIP, 80, 'S')  # the old entry to C goes, the SYN is scheduled again
+    c.tcp(CLI, used[0], VIP, 80, 'A')  # an ACK is not scheduled
+    syns(c, p, 2)
+
+
+@case('rr-quiescent-template', 'rr -p: with expire_quiescent_template a weight-0 destination loses its templates')
+def _(c):
+    p = Ports()
+    svc(c, T80, 'rr', '-p 60')
+    add(c, T80, A)
+    add(c, T80, B)
+    cl = clients(4)
+    for x in cl:
+        c.tcp(x, p.take(), VIP, 80, 'S')
+    edit(c, T80, B, 0)
+    for x in cl:
+        c.tcp(x, p.take(), VIP, 80, 'S')
+    c.sysctl('expire_quiescent_template', 1)
+    for x in cl:
+        c.tcp(x, p.take(), VIP, 80, 'S')
+    edit(c, T80, B, 1)
+    for x in clients(3, 20):
+        c.tcp(x, p.take(), VIP, 80, 'S')
+
+
+@case('rr-sloppy-reuse', 'rr: sloppy_tcp lets an ACK be scheduled; conn_reuse_mode 0 keeps a TIME_WAIT entry for a new SYN')
+def _(c):
+    p = Ports()
+    three(c, T80, 'rr', [1, 1, 1])
+    c.sysctl('sloppy_tcp', 1)
+    for _ in range(3):
+        c.tcp(CLI, p.take(), VIP, 80, 'A')
+    c.sysctl('sloppy_tcp', 0)
+    c.sysctl('conn_reuse_mode', 0)
+    used = syns(c, p, 2)
+    fins(c, used)
+    for port in used:
+        c.tcp(CLI, port, VIP, 80, 'S')
+    syns(c, p, 2)
+
+
+@case('wlc-persist', 'wlc -p: templates are not counted as active or inactive connections')
+def _(c):
+    p = Ports()
+    three(c, T80, 'wlc', [1, 1, 2], '-p 60')
+    for k in range(3):
+        for x in clients(6):
+            c.tcp(x, p.take(), VIP, 80, 'S')
+    c.dests()
+    for x in clients(4, 30):
+        c.tcp(x, p.take(), VIP, 80, 'S')
+
+
+@case('wlc-udp-expiry', 'wlc: with --set udp 2 s, UDP entries expire and stop counting')
+def _(c):
+    p = Ports()
+    c.ipvsadm('--set 0 0 2')
+    three(c, U53, 'wlc', [1, 1, 1])
+    udps(c, p, 5)
+    c.dests()
+    c.sleep(3.5)
+    svc(c, T80, 'wlc')
+    add(c, T80, A)
+    udps(c, p, 4)
+
+
+@case('wrr-big', 'wrr: weights 100, 50, 25, 1')
+def _(c):
+    p = Ports()
+    svc(c, U53, 'wrr')
+    for i, w in enumerate([100, 50, 25, 1]):
+        add(c, U53, rs(i), w)
+    udps(c, p, 60)
+
+
+@case('wrr-overload-mid', 'wrr: everything overloaded while the position is in the middle of the list')
+def _(c):
+    p = Ports()
+    svc(c, T80, 'wrr')
+    add(c, T80, A, 2, '-x 2')
+    add(c, T80, B, 2, '-x 2')
+    add(c, T80, C, 2, '-x 2')
+    used = syns(c, p, 8)
+    c.tcp(CLI, used[4], VIP, 80, 'F')
+    syns(c, p, 3)
+    edit(c, T80, A, 1, '-x 2')
+    syns(c, p, 2)
+    edit(c, T80, B, 2, '-x 5')
+    syns(c, p, 4)
+
+
+FW6 = '-f 6 -6'
+
+
+def add6(c, spec, i, w=1):
+    c.ipvsadm('-a %s -r 2001:db8:5::%x -g -w %d' % (spec, 0x11 + i, w))
+
+
+@case('lblc-ipv6', 'lblc: an IPv6 fwmark service over many IPv6 destination addresses')
+def _(c):
+    p = Ports()
+    svc(c, FW6, 'lblc')
+    add6(c, FW6, 0, 1)
+    add6(c, FW6, 1, 2)
+    vips = ['2001:db8:2::%x' % (0x100 + 0x111 * i) for i in range(12)]
+    for k in range(2):
+        for v in vips:
+            c.tcp('2001:db8:c::1', p.take(), v, 80, 'S', mark=6)
+
+
+@case('dh-ipv6', 'dh: an IPv6 fwmark service over many IPv6 destination addresses')
+def _(c):
+    p = Ports()
+    svc(c, FW6, 'dh')
+    for i in range(3):
+        add6(c, FW6, i)
+    for i in range(24):
+        c.udp('2001:db8:c::1', p.take(), '2001:db8:2::%x:%x' % ((0x1000 + 0x1357 * i) & 0xffff, 0x99 * i), 53, mark=6)
+
+
+@case('lblc-E-lblcr', 'lblc: -E to lblcr and back starts with an empty table each time')
+def _(c):
+    p = Ports()
+    svc(c, FW, 'lblc')
+    add(c, FW, A, 1)
+    add(c, FW, B, 1)
+    vips = ['192.0.2.%d' % i for i in range(80, 86)]
+    for v in vips:
+        c.tcp(CLI, p.take(), v, 80, 'S', mark=5)
+    c.ipvsadm('-E %s -s lblcr' % FW)
+    for v in vips:
+        c.tcp(CLI, p.take(), v, 80, 'S', mark=5)
+    c.ipvsadm('-E %s -s lblc' % FW)
+    for v in vips:
+        c.tcp(CLI, p.take(), v, 80, 'S', mark=5)
+
+
+@case('mh-weight-up', 'mh: a destination added with weight 0 gets slots only once its weight is raised')
+def _(c):
+    p = Ports()
+    three(c, U53, 'mh', [2, 0, 1], '-b mh-fallback')
+    many_clients(c, p, 16, sport=5000)
+    edit(c, U53, B, 3)
+    many_clients(c, p, 16, sport=5000, first=50)
+    edit(c, U53, B, 0)
+    many_clients(c, p, 16, sport=5000, first=100)
+
+
+@case('sh-weights-edit', 'sh: weight 0 keeps one bucket; edits to 0 and back rebuild the same way')
+def _(c):
+    p = Ports()
+    three(c, U53, 'sh', [2, 0, 3])
+    many_clients(c, p, 16, sport=5000)
+    edit(c, U53, B, 2)
+    many_clients(c, p, 16, sport=5000, first=50)
+    edit(c, U53, C, 0)
+    many_clients(c, p, 16, sport=5000, first=100)
