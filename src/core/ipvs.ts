@@ -42,9 +42,9 @@ import { type Flow, TCP_RST, TCP_SYN } from './flow.js';
 import type { RandomU32, Scheduler } from './sched/scheduler.js';
 import {
   FTPPORT, IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
-  type VirtualService,
+  type ServiceUser, type VirtualService,
 } from './service.js';
-import { ServiceTable } from './service-table.js';
+import { type Journal, type ServiceId, ServiceTable } from './service-table.js';
 import type { Stats } from './stats/counters.js';
 import { estimatorTick, IP_VS_EST_PERIOD_MS } from './stats/estimator.js';
 
@@ -178,6 +178,50 @@ const SCHED_FAIL = -3; // *ignored = -1: NF_DROP (no memory: table full)
 
 const TEMPLATE_STATE_NAMES = ['NONE', 'ASSURED'];
 
+/**
+ * The service table of an Ipvs: a ServiceTable that counts the operations which can change
+ * which service a packet belongs to (add, delete, flush, a transaction and its rollback), so
+ * that the per-packet service lookup can be cached. Edits never change it: a service's
+ * identity (protocol, address, port, fwmark) is fixed.
+ */
+class IpvsServiceTable extends ServiceTable {
+  generation = 1;
+
+  override addService(u: ServiceUser): VirtualService {
+    const svc = super.addService(u);
+    this.generation++;
+    return svc;
+  }
+
+  override delService(id: ServiceId): void {
+    super.delService(id);
+    this.generation++;
+  }
+
+  override flush(): void {
+    super.flush();
+    this.generation++;
+  }
+
+  override transaction(fn: () => void): Journal {
+    try {
+      const j = super.transaction(fn);
+      const rollback = j.rollback.bind(j);
+      j.rollback = () => {
+        rollback();
+        this.generation++;
+      };
+      return j;
+    } finally {
+      this.generation++;
+    }
+  }
+}
+
+/** Entries of the direct-mapped IPv4 service lookup cache. */
+const SVC_CACHE_BITS = 10;
+const SVC_CACHE_SIZE = 1 << SVC_CACHE_BITS;
+
 function defaultBypassTarget(f: Flow): boolean {
   if (f.af === AF_INET6) return (f.d0 >>> 24) !== 0xff && (f.d0 | f.d1 | f.d2 | f.d3) !== 0;
   const top = f.d0 >>> 24;
@@ -185,7 +229,7 @@ function defaultBypassTarget(f: Flow): boolean {
 }
 
 export class Ipvs {
-  readonly table = new ServiceTable();
+  readonly table: ServiceTable = new IpvsServiceTable();
   readonly sysctl: IpvsSysctls = { ...DEFAULT_SYSCTLS };
   readonly random: RandomU32;
   readonly connTabBits: number;
@@ -211,6 +255,13 @@ export class Ipvs {
   #destFreeIds: number[] = [];
 
   readonly #tkey = new TemplateKey();
+  // IPv4 service lookup cache (ip_vs_service_find results, negative ones too), valid for one
+  // table generation: no allocation per new flow once warm.
+  readonly #scAddr = new Uint32Array(SVC_CACHE_SIZE);
+  readonly #scPortProto = new Uint32Array(SVC_CACHE_SIZE);
+  readonly #scMark = new Uint32Array(SVC_CACHE_SIZE);
+  readonly #scGen = new Uint32Array(SVC_CACHE_SIZE);
+  readonly #scSvc: (VirtualService | null)[] = new Array<VirtualService | null>(SVC_CACHE_SIZE).fill(null);
   /** Timers due in the current tick, as a min-heap on expiry time. */
   #due = new Int32Array(1024);
   #dueN = 0;
@@ -286,7 +337,7 @@ export class Ipvs {
       if (this.sysctl.expireNodestConn && d !== null && d.weight === 0) resched = true;
       else if (mode && this.#isNewConnExpected(cp, mode)) resched = true;
       if (resched) {
-        if (t.nControl[cp] === 0) this.#expireNow(cp, nowMs);
+        if (t.nControl(cp) === 0) this.#expireNow(cp, nowMs);
         cp = -1;
       }
     }
@@ -318,12 +369,12 @@ export class Ipvs {
     const t = this.conns;
     this.#inStats(cp, len);
     this.#setState(cp, DIR_INPUT, tcpFlags);
-    const flags = t.flags[cp];
+    const flags = t.flags(cp);
     if (flags & IP_VS_CONN_F_ONE_PACKET) {
-      const ct = t.control[cp];
-      if (ct >= 0) t.inPkts[ct]++;
+      const ct = t.control(cp);
+      if (ct >= 0) t.incInPkts(ct);
     } else {
-      t.inPkts[cp]++;
+      t.incInPkts(cp);
     }
     const d = this.#destOf(cp);
     this.curConn = cp;
@@ -375,7 +426,7 @@ export class Ipvs {
     if (dir === 0) {
       this.#inStats(conn, len);
       this.#setState(conn, DIR_INPUT, tcpFlags);
-      t.inPkts[conn]++;
+      t.incInPkts(conn);
     } else {
       this.#outStats(conn, len);
       this.#setState(conn, DIR_OUTPUT, tcpFlags);
@@ -393,12 +444,12 @@ export class Ipvs {
   /** is_new_conn_expected. */
   #isNewConnExpected(cp: number, mode: number): boolean {
     const t = this.conns;
-    if (t.control[cp] >= 0) return false;
-    const st = t.state[cp];
-    switch (t.proto[cp]) {
+    if (t.control(cp) >= 0) return false;
+    const st = t.state(cp);
+    switch (t.proto(cp)) {
       case IPPROTO_TCP:
         return st === IP_VS_TCP_S_TIME_WAIT || st === IP_VS_TCP_S_CLOSE ||
-          ((mode & 2) !== 0 && st === IP_VS_TCP_S_FIN_WAIT && (t.flags[cp] & IP_VS_CONN_F_NOOUTPUT) !== 0);
+          ((mode & 2) !== 0 && st === IP_VS_TCP_S_FIN_WAIT && (t.flags(cp) & IP_VS_CONN_F_NOOUTPUT) !== 0);
       case IPPROTO_SCTP:
         return st === IP_VS_SCTP_S_CLOSED;
       default:
@@ -437,7 +488,26 @@ export class Ipvs {
     return -((svc === null ? VERDICT_NOT_OURS : VERDICT_ACCEPT) + 1);
   }
 
+  /** ip_vs_service_find for the packet's destination (cached for IPv4). */
   #findService(f: Flow): VirtualService | null {
+    if (f.af !== AF_INET) return this.#lookupService(f);
+    const gen = (this.table as IpvsServiceTable).generation >>> 0;
+    const pp = ((f.protocol << 16) | f.dport) >>> 0;
+    const mark = f.fwmark >>> 0;
+    const h = Math.imul(f.d0 ^ Math.imul(pp, 0x9e3779b1) ^ Math.imul(mark, 0x85ebca6b), 0x27d4eb2f) >>> (32 - SVC_CACHE_BITS);
+    if (this.#scGen[h] === gen && this.#scAddr[h] === f.d0 && this.#scPortProto[h] === pp && this.#scMark[h] === mark) {
+      return this.#scSvc[h];
+    }
+    const svc = this.#lookupService(f);
+    this.#scGen[h] = gen;
+    this.#scAddr[h] = f.d0;
+    this.#scPortProto[h] = pp;
+    this.#scMark[h] = mark;
+    this.#scSvc[h] = svc;
+    return svc;
+  }
+
+  #lookupService(f: Flow): VirtualService | null {
     const a = new IpAddr(f.af, f.d0, f.d1, f.d2, f.d3);
     return this.table.lookupForPacket(f.af, f.fwmark, f.protocol, a, f.dport);
   }
@@ -477,7 +547,7 @@ export class Ipvs {
       ct = this.#connNew(k.af, k.protocol, k.c0, k.c1, k.c2, k.c3, 0, k.v0, k.v1, k.v2, k.v3, k.vport,
         d.af, da.w0, da.w1, da.w2, da.w3, templateDport(svc, f.dport, d), IP_VS_CONN_F_TEMPLATE, d, f.fwmark);
       if (ct < 0) return SCHED_FAIL;
-      t.timeoutS[ct] = svc.timeoutS;
+      t.setTimeoutS(ct, svc.timeoutS);
     } else {
       dest = this.#destOf(ct) as Dest;
     }
@@ -489,8 +559,8 @@ export class Ipvs {
       this.#put(ct, nowMs);
       return SCHED_FAIL;
     }
-    t.control[cp] = ct;
-    t.nControl[ct]++;
+    t.setControl(cp, ct);
+    t.setNControl(ct, t.nControl(ct) + 1);
     this.#put(ct, nowMs);
     this.#connStats(dest, svc);
     return cp;
@@ -506,10 +576,10 @@ export class Ipvs {
     const d = this.#destOf(ct);
     if (d === null || !d.isAvailable() || (this.sysctl.expireQuiescentTemplate && d.weight === 0) ||
       (cdest !== null && d !== cdest)) {
-      if ((t.ports[ct] & 0xffff) !== INVALID_TEMPLATE_PORT && (t.flags[ct] & IP_VS_CONN_F_HASHED)) {
+      if ((t.ports(ct) & 0xffff) !== INVALID_TEMPLATE_PORT && (t.flags(ct) & IP_VS_CONN_F_HASHED)) {
         t.unhash(ct);
-        t.dport[ct] = INVALID_TEMPLATE_PORT;
-        t.ports[ct] = INVALID_TEMPLATE_PORT; // cport 0, vport 0xffff
+        t.setDport(ct, INVALID_TEMPLATE_PORT);
+        t.setPorts(ct, 0, INVALID_TEMPLATE_PORT);
         t.hash(ct);
       }
       return false;
@@ -566,30 +636,25 @@ export class Ipvs {
     const cp = t.alloc();
     if (cp < 0) return -1;
     t.setAddrs(cp, af, daf, c0, c1, c2, c3, v0, v1, v2, v3, d0, d1, d2, d3);
-    t.proto[cp] = proto;
-    t.ports[cp] = ((cport << 16) | vport) >>> 0;
-    t.dport[cp] = dport;
-    t.fwmark[cp] = fwmark >>> 0;
-    t.control[cp] = -1;
-    t.nControl[cp] = 0;
-    t.inPkts[cp] = 0;
-    t.state[cp] = 0;
-    t.timeoutS[cp] = INITIAL_TIMEOUT_S;
-    t.dest[cp] = 0;
+    t.setProto(cp, proto);
+    t.setPorts(cp, cport, vport);
+    t.setDport(cp, dport);
+    t.setFwmark(cp, fwmark >>> 0);
+    t.setTimeoutS(cp, INITIAL_TIMEOUT_S);
     if (dest !== null) {
       let connFlags = dest.connFlags;
       if (proto !== IPPROTO_UDP) connFlags &= ~IP_VS_CONN_F_ONE_PACKET;
       if (flags & IP_VS_CONN_F_TEMPLATE) connFlags &= ~IP_VS_CONN_F_ONE_PACKET;
       flags |= connFlags;
-      t.dest[cp] = this.#destId(dest) + 1;
+      t.setDest(cp, this.#destId(dest) + 1);
       bindDest(dest, flags);
     }
     if (!(flags & IP_VS_CONN_F_ONE_PACKET)) {
       flags |= IP_VS_CONN_F_HASHED;
-      t.flags[cp] = flags;
+      t.setFlags(cp, flags);
       t.hash(cp);
     } else {
-      t.flags[cp] = flags;
+      t.setFlags(cp, flags);
     }
     return cp;
   }
@@ -605,18 +670,18 @@ export class Ipvs {
   }
 
   #destOf(cp: number): Dest | null {
-    const id = this.conns.dest[cp];
+    const id = this.conns.dest(cp);
     return id === 0 ? null : this.#destById[id - 1];
   }
 
   /** ip_vs_conn_put: re-arm the timer with the entry's timeout; a one-packet entry expires now. */
   #put(cp: number, nowMs: number): void {
     const t = this.conns;
-    if ((t.flags[cp] & IP_VS_CONN_F_ONE_PACKET) && !this.#wheel.isPending(cp)) {
+    if ((t.flags(cp) & IP_VS_CONN_F_ONE_PACKET) && !this.#wheel.isPending(cp)) {
       this.#expire(cp, nowMs);
       return;
     }
-    this.#wheel.arm(cp, nowMs + t.timeoutS[cp] * 1000);
+    this.#wheel.arm(cp, nowMs + t.timeoutS(cp) * 1000);
   }
 
   /** ip_vs_conn_expire_now: fire at the next tick if the timer is pending and later. */
@@ -629,7 +694,7 @@ export class Ipvs {
   #connDel(cp: number, nowMs: number): void {
     if (this.#wheel.disarm(cp)) {
       const t = this.conns;
-      if (t.control[cp] >= 0) t.timeoutS[cp] = 0;
+      if (t.control(cp) >= 0) t.setTimeoutS(cp, 0);
       this.#expire(cp, nowMs);
     }
   }
@@ -642,31 +707,31 @@ export class Ipvs {
   #expire(cp: number, fireMs: number): void {
     const t = this.conns;
     const w = this.#wheel;
-    if (t.nControl[cp] > 0) {
-      t.timeoutS[cp] = EXPIRE_LATER_S;
+    if (t.nControl(cp) > 0) {
+      t.setTimeoutS(cp, EXPIRE_LATER_S);
       this.#rearm(cp, fireMs + EXPIRE_LATER_S * 1000);
       return;
     }
-    const flags = t.flags[cp];
+    const flags = t.flags(cp);
     const ops = (flags & IP_VS_CONN_F_ONE_PACKET) !== 0;
     if (!ops && this.#listener !== null) this.#listener(cp);
     if (flags & IP_VS_CONN_F_HASHED) {
       t.unhash(cp);
-      t.flags[cp] = flags & ~IP_VS_CONN_F_HASHED;
+      t.setFlags(cp, flags & ~IP_VS_CONN_F_HASHED);
     }
     w.reset(cp);
-    const ct = t.control[cp];
+    const ct = t.control(cp);
     if (ct >= 0) {
-      const hasRef = t.timeoutS[cp] === 0 && t.inUse(ct);
-      t.control[cp] = -1;
-      t.nControl[ct]--;
-      if (hasRef && t.nControl[ct] === 0 &&
-        (!(t.flags[ct] & IP_VS_CONN_F_TEMPLATE) || !(t.state[ct] & IP_VS_CTPL_S_ASSURED))) {
+      const hasRef = t.timeoutS(cp) === 0 && t.inUse(ct);
+      t.setControl(cp, -1);
+      t.setNControl(ct, t.nControl(ct) - 1);
+      if (hasRef && t.nControl(ct) === 0 &&
+        (!(t.flags(ct) & IP_VS_CONN_F_TEMPLATE) || !(t.state(ct) & IP_VS_CTPL_S_ASSURED))) {
         this.#connDel(ct, fireMs);
       }
     }
     const d = this.#destOf(cp);
-    if (d !== null) unbindDest(d, t.flags[cp]);
+    if (d !== null) unbindDest(d, t.flags(cp));
     t.free(cp);
   }
 
@@ -675,7 +740,7 @@ export class Ipvs {
   // =====================================================================================
 
   #setState(cp: number, dir: number, tcpFlags: number): void {
-    const p = this.conns.proto[cp];
+    const p = this.conns.proto(cp);
     if (p === IPPROTO_TCP) this.#setTcpState(cp, dir, tcpFlags);
     else if (p === IPPROTO_UDP) this.#setUdpState(cp, dir);
     else if (p === IPPROTO_SCTP) this.#setSctpState(cp, dir, tcpFlags);
@@ -685,12 +750,12 @@ export class Ipvs {
   #setTcpState(cp: number, dir: number, tcpFlags: number): void {
     const t = this.conns;
     let off = dir === DIR_OUTPUT ? TCP_DIR_OUTPUT : TCP_DIR_INPUT;
-    let flags = t.flags[cp];
+    let flags = t.flags(cp);
     if (flags & IP_VS_CONN_F_NOOUTPUT) {
       if (off === TCP_DIR_OUTPUT) flags &= ~IP_VS_CONN_F_NOOUTPUT;
       else off = TCP_DIR_INPUT_ONLY;
     }
-    const st = t.state[cp];
+    const st = t.state(cp);
     const ns = tcpNextState(this.sysctl.secureTcp > 1 ? TCP_STATES_DOS : TCP_STATES, off, tcpFlags, st);
     if (ns !== st) {
       const d = this.#destOf(cp);
@@ -706,9 +771,9 @@ export class Ipvs {
       }
       if (ns === IP_VS_TCP_S_ESTABLISHED) this.#assureCt(cp);
     }
-    t.flags[cp] = flags;
-    t.state[cp] = ns;
-    t.timeoutS[cp] = this.#tcpTimeoutS(ns);
+    t.setFlags(cp, flags);
+    t.setState(cp, ns);
+    t.setTimeoutS(cp, this.#tcpTimeoutS(ns));
   }
 
   #tcpTimeoutS(state: number): number {
@@ -719,7 +784,7 @@ export class Ipvs {
 
   /** udp_state_transition. */
   #setUdpState(cp: number, dir: number): void {
-    this.conns.timeoutS[cp] = this.table.timeouts.udp;
+    this.conns.setTimeoutS(cp, this.table.timeouts.udp);
     if (dir === DIR_OUTPUT) this.#assureCt(cp);
   }
 
@@ -727,12 +792,12 @@ export class Ipvs {
   #setSctpState(cp: number, dir: number, chunk: number): void {
     const t = this.conns;
     let sdir = dir === DIR_OUTPUT ? SCTP_DIR_OUTPUT : SCTP_DIR_INPUT;
-    let flags = t.flags[cp];
+    let flags = t.flags(cp);
     if (flags & IP_VS_CONN_F_NOOUTPUT) {
       if (sdir === SCTP_DIR_OUTPUT) flags &= ~IP_VS_CONN_F_NOOUTPUT;
       else sdir = SCTP_DIR_INPUT_ONLY;
     }
-    const st = t.state[cp];
+    const st = t.state(cp);
     const ns = sctpNextState(sdir, chunk, st);
     if (ns !== st) {
       const d = this.#destOf(cp);
@@ -747,17 +812,17 @@ export class Ipvs {
       }
       if (ns === IP_VS_SCTP_S_ESTABLISHED) this.#assureCt(cp);
     }
-    t.flags[cp] = flags;
-    t.state[cp] = ns;
-    t.timeoutS[cp] = SCTP_TIMEOUTS_S[ns];
+    t.setFlags(cp, flags);
+    t.setState(cp, ns);
+    t.setTimeoutS(cp, SCTP_TIMEOUTS_S[ns]);
   }
 
   /** ip_vs_control_assure_ct. */
   #assureCt(cp: number): void {
     const t = this.conns;
-    const ct = t.control[cp];
-    if (ct >= 0 && (t.flags[ct] & IP_VS_CONN_F_TEMPLATE) && !(t.state[ct] & IP_VS_CTPL_S_ASSURED)) {
-      t.state[ct] |= IP_VS_CTPL_S_ASSURED;
+    const ct = t.control(cp);
+    if (ct >= 0 && (t.flags(ct) & IP_VS_CONN_F_TEMPLATE) && !(t.state(ct) & IP_VS_CTPL_S_ASSURED)) {
+      t.setState(ct, t.state(ct) | IP_VS_CTPL_S_ASSURED);
     }
   }
 
@@ -913,10 +978,10 @@ export class Ipvs {
       if (!t.inUse(cp)) continue;
       const d = this.#destOf(cp);
       if (d === null || d.isAvailable()) continue;
-      if (t.nControl[cp] > 0) continue;
-      const ctl = t.control[cp];
+      if (t.nControl(cp) > 0) continue;
+      const ctl = t.control(cp);
       this.#connDel(cp, nowMs);
-      if (ctl >= 0 && t.inUse(ctl) && t.nControl[ctl] === 0) this.#connDel(ctl, nowMs);
+      if (ctl >= 0 && t.inUse(ctl) && t.nControl(ctl) === 0) this.#connDel(ctl, nowMs);
     }
   }
 
@@ -1010,7 +1075,7 @@ export class Ipvs {
       const b = (rand() >>> 0) & mask;
       // Snapshot the chain: dropping an entry may drop its template from the same chain.
       let n = 0;
-      for (let c = t.bucketHead(b); c >= 0; c = t.hnext[c]) {
+      for (let c = t.bucketHead(b); c >= 0; c = t.hnext(c)) {
         if (n === this.#scratch.length) {
           const s = new Int32Array(n * 2); s.set(this.#scratch); this.#scratch = s;
         }
@@ -1030,15 +1095,15 @@ export class Ipvs {
 
   #shouldDropEntry(cp: number, nowMs: number): boolean {
     const t = this.conns;
-    if (t.nControl[cp] > 0) return false;
-    if (t.flags[cp] & IP_VS_CONN_F_TEMPLATE) {
+    if (t.nControl(cp) > 0) return false;
+    if (t.flags(cp) & IP_VS_CONN_F_TEMPLATE) {
       const d = this.#destOf(cp);
       // A template of a one-packet service counts its traffic in in_pkts: drop it at the rate.
       if (d !== null && (d.svc.flags & IP_VS_SVC_F_ONEPACKET)) return this.#todropEntry(cp, nowMs);
-      return !(t.state[cp] & IP_VS_CTPL_S_ASSURED);
+      return !(t.state(cp) & IP_VS_CTPL_S_ASSURED);
     }
-    const st = t.state[cp];
-    const p = t.proto[cp];
+    const st = t.state(cp);
+    const p = t.proto(cp);
     if (p === IPPROTO_TCP) {
       if (st === IP_VS_TCP_S_SYN_RECV || st === IP_VS_TCP_S_SYNACK) return true;
       if (st === IP_VS_TCP_S_ESTABLISHED) return this.#todropEntry(cp, nowMs);
@@ -1055,8 +1120,8 @@ export class Ipvs {
   /** todrop_entry: idle >= 60 s and 1..8 packets in, every i-th candidate with i packets. */
   #todropEntry(cp: number, nowMs: number): boolean {
     const t = this.conns;
-    if (t.timeoutS[cp] * 1000 + nowMs < this.#wheel.expiresMs(cp) + 60_000) return false;
-    const i = t.inPkts[cp];
+    if (t.timeoutS(cp) * 1000 + nowMs < this.#wheel.expiresMs(cp) + 60_000) return false;
+    const i = t.inPkts(cp);
     if (i > 8 || i === 0) return false;
     if (--this.#todropCounter[i] > 0) return false;
     this.#todropCounter[i] = i;
@@ -1072,7 +1137,7 @@ export class Ipvs {
     const t = this.conns;
     const out: ConnInfo[] = [];
     for (let b = 0; b < t.bucketCount; b++) {
-      for (let c = t.bucketHead(b); c >= 0; c = t.hnext[c]) out.push(this.connInfo(c, nowMs));
+      for (let c = t.bucketHead(b); c >= 0; c = t.hnext(c)) out.push(this.connInfo(c, nowMs));
     }
     return out;
   }
@@ -1083,22 +1148,22 @@ export class Ipvs {
     const left = this.#wheel.isPending(c) ? this.#wheel.expiresMs(c) - nowMs : 0;
     return {
       conn: c,
-      protocol: t.proto[c],
+      protocol: t.proto(c),
       af: this.connAf(c),
       daf: this.connDaf(c),
       caddr: this.#addrText(c, 0, this.connAf(c)),
-      cport: t.ports[c] >>> 16,
+      cport: t.ports(c) >>> 16,
       vaddr: this.#addrText(c, 1, this.connAf(c)),
-      vport: t.ports[c] & 0xffff,
+      vport: t.ports(c) & 0xffff,
       daddr: this.#addrText(c, 2, this.connDaf(c)),
-      dport: t.dport[c],
-      fwmark: t.fwmark[c],
-      template: (t.flags[c] & IP_VS_CONN_F_TEMPLATE) !== 0,
+      dport: t.dport(c),
+      fwmark: t.fwmark(c),
+      template: (t.flags(c) & IP_VS_CONN_F_TEMPLATE) !== 0,
       state: this.connStateName(c),
       expiresS: left > 0 ? Math.floor(left / 1000) : 0,
-      flags: t.flags[c],
-      inPkts: t.inPkts[c],
-      nControl: t.nControl[c],
+      flags: t.flags(c),
+      inPkts: t.inPkts(c),
+      nControl: t.nControl(c),
     };
   }
 
@@ -1111,9 +1176,9 @@ export class Ipvs {
   /** ip_vs_state_name. */
   connStateName(c: number): string {
     const t = this.conns;
-    const st = t.state[c];
-    if (t.flags[c] & IP_VS_CONN_F_TEMPLATE) return st < 2 ? TEMPLATE_STATE_NAMES[st] : 'ERR!';
-    switch (t.proto[c]) {
+    const st = t.state(c);
+    if (t.flags(c) & IP_VS_CONN_F_TEMPLATE) return st < 2 ? TEMPLATE_STATE_NAMES[st] : 'ERR!';
+    switch (t.proto(c)) {
       case IPPROTO_TCP: return tcpStateName(st);
       case IPPROTO_UDP: return udpStateName(st);
       case IPPROTO_SCTP: return sctpStateName(st);
@@ -1127,52 +1192,52 @@ export class Ipvs {
   }
 
   connState(c: number): number {
-    return this.conns.state[c];
+    return this.conns.state(c);
   }
 
   connFlags(c: number): number {
-    return this.conns.flags[c];
+    return this.conns.flags(c);
   }
 
   connProtocol(c: number): number {
-    return this.conns.proto[c];
+    return this.conns.proto(c);
   }
 
   connAf(c: number): Af {
-    return (this.conns.afs[c] & AFS_V6) !== 0 ? AF_INET6 : AF_INET;
+    return (this.conns.afs(c) & AFS_V6) !== 0 ? AF_INET6 : AF_INET;
   }
 
   connDaf(c: number): Af {
-    return (this.conns.afs[c] & AFS_DAF_V6) !== 0 ? AF_INET6 : AF_INET;
+    return (this.conns.afs(c) & AFS_DAF_V6) !== 0 ? AF_INET6 : AF_INET;
   }
 
   connCport(c: number): number {
-    return this.conns.ports[c] >>> 16;
+    return this.conns.ports(c) >>> 16;
   }
 
   connVport(c: number): number {
-    return this.conns.ports[c] & 0xffff;
+    return this.conns.ports(c) & 0xffff;
   }
 
   connDport(c: number): number {
-    return this.conns.dport[c];
+    return this.conns.dport(c);
   }
 
   connFwmark(c: number): number {
-    return this.conns.fwmark[c];
+    return this.conns.fwmark(c);
   }
 
   /** IPv4 addresses as host-order u32 (word 0 of an IPv6 address); allocation-free. */
   connCaddr4(c: number): number {
-    return this.conns.caddr[c];
+    return this.conns.addrWord(c, 0, 0);
   }
 
   connVaddr4(c: number): number {
-    return this.conns.vaddr[c];
+    return this.conns.addrWord(c, 1, 0);
   }
 
   connDaddr4(c: number): number {
-    return this.conns.daddr[c];
+    return this.conns.addrWord(c, 2, 0);
   }
 
   /** Word i (0..3) of the client (0), virtual (1) or destination (2) address. */
@@ -1202,17 +1267,17 @@ export class Ipvs {
 
   /** The controlling entry (persistence template), or -1. */
   connControl(c: number): number {
-    return this.conns.control[c];
+    return this.conns.control(c);
   }
 
   /** Entries this one controls. */
   connNControl(c: number): number {
-    return this.conns.nControl[c];
+    return this.conns.nControl(c);
   }
 
   /** The timeout the next packet re-arms with, in seconds. */
   connTimeoutS(c: number): number {
-    return this.conns.timeoutS[c];
+    return this.conns.timeoutS(c);
   }
 
   /** When the entry's timer fires (ms), or NaN when it is not armed. */
@@ -1221,7 +1286,7 @@ export class Ipvs {
   }
 
   connInPkts(c: number): number {
-    return this.conns.inPkts[c];
+    return this.conns.inPkts(c);
   }
 
   /** True while slot `c` holds a live entry. */

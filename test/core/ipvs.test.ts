@@ -775,3 +775,25 @@ test('onExpire sees the entry before it is freed, in expiry order', () => {
   assert.deepEqual(seen, ['SYN_RECV:9000:C', 'TIME_WAIT:9001:C', 'NONE:0:T']);
   assert.equal(lab.ipvs.connCount, 0);
 });
+
+test('the service lookup follows adds, deletes, flushes and rolled-back transactions', () => {
+  const lab = new Lab();
+  assert.equal(lab.udp(C, 1, '192.0.2.10', 53), VERDICT_NOT_OURS);
+  const s = lab.svc('udp', '192.0.2.10:53');
+  assert.equal(lab.udp(C, 2, '192.0.2.10', 53), VERDICT_NO_DEST);
+  lab.dest(s, '203.0.113.5');
+  assert.equal(lab.udp(C, 3, '192.0.2.10', 53), VERDICT_FORWARD);
+  lab.ipvs.table.delService(s);
+  assert.equal(lab.udp(C, 4, '192.0.2.10', 53), VERDICT_NOT_OURS);
+  const j = lab.ipvs.table.transaction(() => { lab.svc('udp', '192.0.2.10:53'); });
+  assert.equal(lab.udp(C, 5, '192.0.2.10', 53), VERDICT_NO_DEST);
+  j.rollback();
+  assert.equal(lab.udp(C, 6, '192.0.2.10', 53), VERDICT_NOT_OURS);
+  lab.svc('udp', '192.0.2.10:53');
+  lab.ipvs.table.flush();
+  assert.equal(lab.udp(C, 7, '192.0.2.10', 53), VERDICT_NOT_OURS);
+  // A port-0 service catches other ports once it exists.
+  const any = lab.svc('udp', '192.0.2.10:0', { persistentS: 60 });
+  lab.dest(any, '203.0.113.5');
+  assert.equal(lab.udp(C, 8, '192.0.2.10', 5353), VERDICT_FORWARD);
+});

@@ -1,8 +1,10 @@
 /**
  * The connection table (ip_vs_conn_tab and struct ip_vs_conn, net/netfilter/ipvs/ip_vs_conn.c)
- * as typed-array columns indexed by slot: no object per entry. Slots chain into hash buckets
- * through `hnext` (index-linked chains, new entries at the head as hlist_add_head_rcu), and free
- * slots chain through the same column.
+ * in typed arrays indexed by slot: no object per entry. Each entry is one 64-byte record (16
+ * u32 words, one cache line) in a single Uint32Array: a packet for an established flow touches
+ * its bucket and its record, not a dozen columns spread over memory. Slots chain into hash
+ * buckets through the record's `hnext` word (index-linked chains, new entries at the head as
+ * hlist_add_head_rcu); free slots chain through the same word.
  *
  * Like the kernel, one hash serves all three lookups: it keys on (af, protocol, client address,
  * client port), which is what both directions of a flow and a persistence template share
@@ -26,6 +28,30 @@ export const AFS_IN_USE = 0x80;
 
 const MIN_BUCKETS = 256;
 
+/** Words per record and the word of each field. */
+export const REC_WORDS = 16;
+const R_CADDR = 0;
+const R_VADDR = 1;
+/** cport << 16 | vport. */
+const R_PORTS = 2;
+/** Next slot in the hash chain or the free list (signed). */
+const R_HNEXT = 3;
+/** protocol (bits 0-7) | AFS_* (bits 8-15) | state (bits 16-23). */
+const R_META = 4;
+const R_FLAGS = 5;
+/** Destination registry id + 1 (0: none, e.g. a bypass entry). */
+const R_DEST = 6;
+const R_TIMEOUT = 7;
+const R_INPKTS = 8;
+/** Controlling entry (template), or -1 (signed). */
+const R_CONTROL = 9;
+const R_NCONTROL = 10;
+const R_DADDR = 11;
+const R_DPORT = 12;
+const R_FWMARK = 13;
+/** Side record of IPv6 words, or -1 (signed). */
+const R_V6 = 14;
+
 function nextPow2(n: number): number {
   let p = MIN_BUCKETS;
   while (p < n) p *= 2;
@@ -48,32 +74,8 @@ export class ConnTable {
   #seed: number;
   #onGrow: ((capacity: number) => void) | null;
 
-  // Key and address columns.
-  caddr: Uint32Array;
-  vaddr: Uint32Array;
-  daddr: Uint32Array;
-  /** cport << 16 | vport. */
-  ports: Uint32Array;
-  dport: Uint16Array;
-  proto: Uint8Array;
-  /** AFS_* bits. */
-  afs: Uint8Array;
-  /** Side record of IPv6 words, or -1. */
-  v6: Int32Array;
-  // Entry state.
-  state: Uint8Array;
-  flags: Uint32Array;
-  /** Destination registry id + 1 (0: none, e.g. a bypass entry). */
-  dest: Uint32Array;
-  /** Controlling entry (template), or -1. */
-  control: Int32Array;
-  nControl: Uint32Array;
-  timeoutS: Uint32Array;
-  inPkts: Uint32Array;
-  fwmark: Uint32Array;
-  /** Next slot in the hash chain, or in the free list. */
-  hnext: Int32Array;
-
+  /** The records, REC_WORDS words per slot. */
+  #rec: Uint32Array;
   #buckets: Int32Array;
   #mask: number;
   #capacity: number;
@@ -92,23 +94,7 @@ export class ConnTable {
     this.#onGrow = o.onGrow ?? null;
     const cap = Math.min(this.maxConns, Math.max(16, o.initialCapacity ?? 1024));
     this.#capacity = cap;
-    this.caddr = new Uint32Array(cap);
-    this.vaddr = new Uint32Array(cap);
-    this.daddr = new Uint32Array(cap);
-    this.ports = new Uint32Array(cap);
-    this.dport = new Uint16Array(cap);
-    this.proto = new Uint8Array(cap);
-    this.afs = new Uint8Array(cap);
-    this.v6 = new Int32Array(cap).fill(-1);
-    this.state = new Uint8Array(cap);
-    this.flags = new Uint32Array(cap);
-    this.dest = new Uint32Array(cap);
-    this.control = new Int32Array(cap).fill(-1);
-    this.nControl = new Uint32Array(cap);
-    this.timeoutS = new Uint32Array(cap);
-    this.inPkts = new Uint32Array(cap);
-    this.fwmark = new Uint32Array(cap);
-    this.hnext = new Int32Array(cap).fill(-1);
+    this.#rec = new Uint32Array(cap * REC_WORDS);
     const nb = nextPow2(cap);
     this.#buckets = new Int32Array(nb).fill(-1);
     this.#mask = nb - 1;
@@ -129,15 +115,11 @@ export class ConnTable {
 
   /** Bytes held by every typed array of the table (the memory budget counts these). */
   get bytes(): number {
-    return this.caddr.byteLength + this.vaddr.byteLength + this.daddr.byteLength + this.ports.byteLength +
-      this.dport.byteLength + this.proto.byteLength + this.afs.byteLength + this.v6.byteLength +
-      this.state.byteLength + this.flags.byteLength + this.dest.byteLength + this.control.byteLength +
-      this.nControl.byteLength + this.timeoutS.byteLength + this.inPkts.byteLength + this.fwmark.byteLength +
-      this.hnext.byteLength + this.#buckets.byteLength + this.#v6words.byteLength;
+    return this.#rec.byteLength + this.#buckets.byteLength + this.#v6words.byteLength;
   }
 
   inUse(c: number): boolean {
-    return c >= 0 && c < this.#hiWater && (this.afs[c] & AFS_IN_USE) !== 0;
+    return c >= 0 && c < this.#hiWater && ((this.#rec[c * REC_WORDS + R_META] >>> 8) & AFS_IN_USE) !== 0;
   }
 
   /** Slots to scan for a full walk: every live entry has an index below this. */
@@ -145,63 +127,51 @@ export class ConnTable {
     return this.#hiWater;
   }
 
-  /** A free slot, marked in use and not hashed, or -1 when the table holds maxConns entries. */
+  /** A free slot, marked in use, zeroed (control/v6 -1) and not hashed; -1 when the table holds maxConns entries. */
   alloc(): number {
     if (this.#size >= this.maxConns) return -1;
     let c = this.#freeHead;
     if (c >= 0) {
-      this.#freeHead = this.hnext[c];
+      this.#freeHead = this.#rec[c * REC_WORDS + R_HNEXT] | 0;
     } else {
       if (this.#hiWater >= this.#capacity) this.#grow();
       c = this.#hiWater++;
     }
     this.#size++;
-    this.afs[c] = AFS_IN_USE;
-    this.v6[c] = -1;
-    this.hnext[c] = -1;
+    const o = c * REC_WORDS;
+    const r = this.#rec;
+    r.fill(0, o, o + REC_WORDS);
+    r[o + R_META] = AFS_IN_USE << 8;
+    r[o + R_HNEXT] = -1;
+    r[o + R_CONTROL] = -1;
+    r[o + R_V6] = -1;
     return c;
   }
 
   /**
-   * Return a slot (already unhashed). Its columns keep their values until the slot is reused,
+   * Return a slot (already unhashed). Its fields keep their values until the slot is reused,
    * so a caller may still read an entry freed during the current packet (one-packet entries).
    */
   free(c: number): void {
-    this.afs[c] &= ~AFS_IN_USE;
-    const r = this.v6[c];
-    if (r >= 0) {
-      this.#v6words[r * 9] = this.#v6free;
-      this.#v6free = r;
-      this.v6[c] = -1;
+    const o = c * REC_WORDS;
+    const r = this.#rec;
+    r[o + R_META] &= ~(AFS_IN_USE << 8);
+    const v = r[o + R_V6] | 0;
+    if (v >= 0) {
+      this.#v6words[v * 9] = this.#v6free;
+      this.#v6free = v;
+      r[o + R_V6] = -1;
     }
-    this.hnext[c] = this.#freeHead;
+    r[o + R_HNEXT] = this.#freeHead;
     this.#freeHead = c;
     this.#size--;
   }
 
   #grow(): void {
     const cap = Math.min(this.maxConns, this.#capacity * 2);
-    const g8 = (a: Uint8Array) => { const b = new Uint8Array(cap); b.set(a); return b; };
-    const g16 = (a: Uint16Array) => { const b = new Uint16Array(cap); b.set(a); return b; };
-    const g32 = (a: Uint32Array) => { const b = new Uint32Array(cap); b.set(a); return b; };
-    const gi = (a: Int32Array, fill: number) => { const b = new Int32Array(cap).fill(fill, a.length); b.set(a); return b; };
-    this.caddr = g32(this.caddr);
-    this.vaddr = g32(this.vaddr);
-    this.daddr = g32(this.daddr);
-    this.ports = g32(this.ports);
-    this.dport = g16(this.dport);
-    this.proto = g8(this.proto);
-    this.afs = g8(this.afs);
-    this.v6 = gi(this.v6, -1);
-    this.state = g8(this.state);
-    this.flags = g32(this.flags);
-    this.dest = g32(this.dest);
-    this.control = gi(this.control, -1);
-    this.nControl = g32(this.nControl);
-    this.timeoutS = g32(this.timeoutS);
-    this.inPkts = g32(this.inPkts);
-    this.fwmark = g32(this.fwmark);
-    this.hnext = gi(this.hnext, -1);
+    const rec = new Uint32Array(cap * REC_WORDS);
+    rec.set(this.#rec);
+    this.#rec = rec;
     this.#capacity = cap;
     const nb = nextPow2(cap);
     if (nb > this.#buckets.length) this.#rehash(nb);
@@ -214,12 +184,13 @@ export class ConnTable {
     const heads = new Int32Array(nb).fill(-1);
     const tails = new Int32Array(nb).fill(-1);
     const mask = nb - 1;
+    const r = this.#rec;
     for (let b = 0; b < old.length; b++) {
       for (let c = old[b]; c >= 0;) {
-        const next = this.hnext[c];
+        const next = r[c * REC_WORDS + R_HNEXT] | 0;
         const h = this.#hashOfEntry(c) & mask;
-        this.hnext[c] = -1;
-        if (tails[h] >= 0) this.hnext[tails[h]] = c;
+        r[c * REC_WORDS + R_HNEXT] = -1;
+        if (tails[h] >= 0) r[tails[h] * REC_WORDS + R_HNEXT] = c;
         else heads[h] = c;
         tails[h] = c;
         c = next;
@@ -228,6 +199,45 @@ export class ConnTable {
     this.#buckets = heads;
     this.#mask = mask;
   }
+
+  // ---- fields ----
+
+  proto(c: number): number { return this.#rec[c * REC_WORDS + R_META] & 0xff; }
+  setProto(c: number, p: number): void {
+    const o = c * REC_WORDS + R_META;
+    this.#rec[o] = (this.#rec[o] & ~0xff) | (p & 0xff);
+  }
+  /** AFS_* bits. */
+  afs(c: number): number { return (this.#rec[c * REC_WORDS + R_META] >>> 8) & 0xff; }
+  state(c: number): number { return (this.#rec[c * REC_WORDS + R_META] >>> 16) & 0xff; }
+  setState(c: number, st: number): void {
+    const o = c * REC_WORDS + R_META;
+    this.#rec[o] = (this.#rec[o] & ~0xff0000) | ((st & 0xff) << 16);
+  }
+  flags(c: number): number { return this.#rec[c * REC_WORDS + R_FLAGS]; }
+  setFlags(c: number, v: number): void { this.#rec[c * REC_WORDS + R_FLAGS] = v; }
+  /** Destination registry id + 1, 0 for none. */
+  dest(c: number): number { return this.#rec[c * REC_WORDS + R_DEST]; }
+  setDest(c: number, v: number): void { this.#rec[c * REC_WORDS + R_DEST] = v; }
+  timeoutS(c: number): number { return this.#rec[c * REC_WORDS + R_TIMEOUT]; }
+  setTimeoutS(c: number, v: number): void { this.#rec[c * REC_WORDS + R_TIMEOUT] = v; }
+  inPkts(c: number): number { return this.#rec[c * REC_WORDS + R_INPKTS]; }
+  incInPkts(c: number): void { this.#rec[c * REC_WORDS + R_INPKTS]++; }
+  control(c: number): number { return this.#rec[c * REC_WORDS + R_CONTROL] | 0; }
+  setControl(c: number, v: number): void { this.#rec[c * REC_WORDS + R_CONTROL] = v; }
+  nControl(c: number): number { return this.#rec[c * REC_WORDS + R_NCONTROL]; }
+  setNControl(c: number, v: number): void { this.#rec[c * REC_WORDS + R_NCONTROL] = v; }
+  /** cport << 16 | vport. */
+  ports(c: number): number { return this.#rec[c * REC_WORDS + R_PORTS]; }
+  setPorts(c: number, cport: number, vport: number): void { this.#rec[c * REC_WORDS + R_PORTS] = ((cport << 16) | (vport & 0xffff)) >>> 0; }
+  cport(c: number): number { return this.#rec[c * REC_WORDS + R_PORTS] >>> 16; }
+  vport(c: number): number { return this.#rec[c * REC_WORDS + R_PORTS] & 0xffff; }
+  dport(c: number): number { return this.#rec[c * REC_WORDS + R_DPORT]; }
+  setDport(c: number, v: number): void { this.#rec[c * REC_WORDS + R_DPORT] = v & 0xffff; }
+  fwmark(c: number): number { return this.#rec[c * REC_WORDS + R_FWMARK]; }
+  setFwmark(c: number, v: number): void { this.#rec[c * REC_WORDS + R_FWMARK] = v; }
+  /** Next slot of the hash chain, or -1. */
+  hnext(c: number): number { return this.#rec[c * REC_WORDS + R_HNEXT] | 0; }
 
   // ---- addresses ----
 
@@ -238,21 +248,26 @@ export class ConnTable {
     v0: number, v1: number, v2: number, v3: number,
     d0: number, d1: number, d2: number, d3: number,
   ): void {
-    this.caddr[c] = c0;
-    this.vaddr[c] = v0;
-    this.daddr[c] = d0;
-    let a = this.afs[c] & ~(AFS_V6 | AFS_DAF_V6);
+    const o = c * REC_WORDS;
+    const rec = this.#rec;
+    rec[o + R_CADDR] = c0;
+    rec[o + R_VADDR] = v0;
+    rec[o + R_DADDR] = d0;
+    let a = ((rec[o + R_META] >>> 8) & 0xff) & ~(AFS_V6 | AFS_DAF_V6);
     if (af === AF_INET6) a |= AFS_V6;
     if (daf === AF_INET6) a |= AFS_DAF_V6;
-    this.afs[c] = a;
+    rec[o + R_META] = (rec[o + R_META] & ~0xff00) | (a << 8);
     if (a & (AFS_V6 | AFS_DAF_V6)) {
-      let r = this.v6[c];
-      if (r < 0) r = this.v6[c] = this.#v6alloc();
+      let r = rec[o + R_V6] | 0;
+      if (r < 0) {
+        r = this.#v6alloc();
+        rec[o + R_V6] = r;
+      }
       const w = this.#v6words;
-      const o = r * 9;
-      w[o] = c1; w[o + 1] = c2; w[o + 2] = c3;
-      w[o + 3] = v1; w[o + 4] = v2; w[o + 5] = v3;
-      w[o + 6] = d1; w[o + 7] = d2; w[o + 8] = d3;
+      const x = r * 9;
+      w[x] = c1; w[x + 1] = c2; w[x + 2] = c3;
+      w[x + 3] = v1; w[x + 4] = v2; w[x + 5] = v3;
+      w[x + 6] = d1; w[x + 7] = d2; w[x + 8] = d3;
     }
   }
 
@@ -272,8 +287,9 @@ export class ConnTable {
 
   /** Word `i` (0..3) of address `which` (0 caddr, 1 vaddr, 2 daddr) of slot `c`. */
   addrWord(c: number, which: 0 | 1 | 2, i: number): number {
-    if (i === 0) return which === 0 ? this.caddr[c] : which === 1 ? this.vaddr[c] : this.daddr[c];
-    const r = this.v6[c];
+    const o = c * REC_WORDS;
+    if (i === 0) return this.#rec[o + (which === 0 ? R_CADDR : which === 1 ? R_VADDR : R_DADDR)];
+    const r = this.#rec[o + R_V6] | 0;
     return r < 0 ? 0 : this.#v6words[r * 9 + which * 3 + i - 1];
   }
 
@@ -297,29 +313,34 @@ export class ConnTable {
   }
 
   #hashOfEntry(c: number): number {
-    const v6 = (this.afs[c] & AFS_V6) !== 0;
-    const r = this.v6[c];
+    const o = c * REC_WORDS;
+    const rec = this.#rec;
+    const meta = rec[o + R_META];
+    const v6 = ((meta >>> 8) & AFS_V6) !== 0;
+    const r = rec[o + R_V6] | 0;
     const w = this.#v6words;
-    return this.#hashKey(v6, this.proto[c], this.caddr[c], v6 ? w[r * 9] : 0, v6 ? w[r * 9 + 1] : 0,
-      v6 ? w[r * 9 + 2] : 0, this.ports[c] >>> 16);
+    return this.#hashKey(v6, meta & 0xff, rec[o + R_CADDR], v6 ? w[r * 9] : 0, v6 ? w[r * 9 + 1] : 0,
+      v6 ? w[r * 9 + 2] : 0, rec[o + R_PORTS] >>> 16);
   }
 
   /** ip_vs_conn_hash: put slot `c` at the head of its chain. */
   hash(c: number): void {
     const b = this.#hashOfEntry(c) & this.#mask;
-    this.hnext[c] = this.#buckets[b];
+    this.#rec[c * REC_WORDS + R_HNEXT] = this.#buckets[b];
     this.#buckets[b] = c;
   }
 
   /** ip_vs_conn_unhash: take slot `c` out of its chain (it must be hashed). */
   unhash(c: number): void {
     const b = this.#hashOfEntry(c) & this.#mask;
+    const rec = this.#rec;
     let p = -1;
-    for (let i = this.#buckets[b]; i >= 0; i = this.hnext[i]) {
+    for (let i = this.#buckets[b]; i >= 0; i = rec[i * REC_WORDS + R_HNEXT] | 0) {
       if (i === c) {
-        if (p < 0) this.#buckets[b] = this.hnext[c];
-        else this.hnext[p] = this.hnext[c];
-        this.hnext[c] = -1;
+        const next = rec[c * REC_WORDS + R_HNEXT];
+        if (p < 0) this.#buckets[b] = next | 0;
+        else rec[p * REC_WORDS + R_HNEXT] = next;
+        rec[c * REC_WORDS + R_HNEXT] = -1;
         return;
       }
       p = i;
@@ -349,17 +370,19 @@ export class ConnTable {
     const s0 = f.s0, cport = f.sport, vport = f.dport, d0 = f.d0;
     const key = ((cport << 16) | vport) >>> 0;
     const noCport = cport === 0;
-    const wantAfs = v6 ? AFS_V6 : 0;
+    const wantMeta = proto | (v6 ? AFS_V6 << 8 : 0);
+    const rec = this.#rec;
     let c = this.#buckets[this.#hashKey(v6, proto, s0, f.s1, f.s2, f.s3, cport) & this.#mask];
-    for (; c >= 0; c = this.hnext[c]) {
-      if (this.ports[c] !== key || this.caddr[c] !== s0 || this.vaddr[c] !== d0 || this.proto[c] !== proto) continue;
-      if ((this.afs[c] & AFS_V6) !== wantAfs) continue;
-      if (noCport === ((this.flags[c] & IP_VS_CONN_F_NO_CPORT) === 0)) continue;
-      if (v6) {
-        const r = this.v6[c];
-        if (!this.#sameV6(r, 0, f.s1, f.s2, f.s3) || !this.#sameV6(r, 3, f.d1, f.d2, f.d3)) continue;
+    while (c >= 0) {
+      const o = c * REC_WORDS;
+      if (rec[o + R_PORTS] === key && rec[o + R_CADDR] === s0 && rec[o + R_VADDR] === d0 &&
+        (rec[o + R_META] & (0xff | (AFS_V6 << 8))) === wantMeta &&
+        noCport !== ((rec[o + R_FLAGS] & IP_VS_CONN_F_NO_CPORT) === 0)) {
+        if (!v6) return c;
+        const r = rec[o + R_V6] | 0;
+        if (this.#sameV6(r, 0, f.s1, f.s2, f.s3) && this.#sameV6(r, 3, f.d1, f.d2, f.d3)) return c;
       }
-      return c;
+      c = rec[o + R_HNEXT] | 0;
     }
     return -1;
   }
@@ -373,20 +396,22 @@ export class ConnTable {
     const v6 = f.af === AF_INET6;
     const proto = f.protocol;
     const c0 = f.d0, cport = f.dport, s0 = f.s0, sport = f.sport;
-    const wantAfs = v6 ? AFS_V6 : 0;
+    const wantMeta = proto | (v6 ? AFS_V6 << 8 : 0);
+    const rec = this.#rec;
     let c = this.#buckets[this.#hashKey(v6, proto, c0, f.d1, f.d2, f.d3, cport) & this.#mask];
-    for (; c >= 0; c = this.hnext[c]) {
-      const ports = this.ports[c];
-      if (ports >>> 16 !== cport || this.caddr[c] !== c0 || this.proto[c] !== proto) continue;
-      if ((this.afs[c] & AFS_V6) !== wantAfs) continue;
-      const masq = (this.flags[c] & IP_VS_CONN_F_FWD_MASK) === IP_VS_CONN_F_MASQ;
+    for (; c >= 0; c = rec[c * REC_WORDS + R_HNEXT] | 0) {
+      const o = c * REC_WORDS;
+      const ports = rec[o + R_PORTS];
+      if (ports >>> 16 !== cport || rec[o + R_CADDR] !== c0) continue;
+      if ((rec[o + R_META] & (0xff | (AFS_V6 << 8))) !== wantMeta) continue;
+      const masq = (rec[o + R_FLAGS] & IP_VS_CONN_F_FWD_MASK) === IP_VS_CONN_F_MASQ;
       if (masq) {
-        if (this.dport[c] !== sport || this.daddr[c] !== s0) continue;
-      } else if ((ports & 0xffff) !== sport || this.vaddr[c] !== s0) {
+        if (rec[o + R_DPORT] !== sport || rec[o + R_DADDR] !== s0) continue;
+      } else if ((ports & 0xffff) !== sport || rec[o + R_VADDR] !== s0) {
         continue;
       }
       if (v6) {
-        const r = this.v6[c];
+        const r = rec[o + R_V6] | 0;
         if (!this.#sameV6(r, 0, f.d1, f.d2, f.d3) || !this.#sameV6(r, masq ? 6 : 3, f.s1, f.s2, f.s3)) continue;
       }
       return c;
@@ -404,14 +429,16 @@ export class ConnTable {
     v0: number, v1: number, v2: number, v3: number, vport: number,
   ): number {
     const v6 = af === AF_INET6;
-    const wantAfs = v6 ? AFS_V6 : 0;
+    const wantMeta = proto | (v6 ? AFS_V6 << 8 : 0);
     const key = vport & 0xffff;
+    const rec = this.#rec;
     let c = this.#buckets[this.#hashKey(v6, proto, c0, c1, c2, c3, 0) & this.#mask];
-    for (; c >= 0; c = this.hnext[c]) {
-      if (this.ports[c] !== key || this.caddr[c] !== c0 || this.vaddr[c] !== v0 || this.proto[c] !== proto) continue;
-      if (!(this.flags[c] & IP_VS_CONN_F_TEMPLATE) || (this.afs[c] & AFS_V6) !== wantAfs) continue;
+    for (; c >= 0; c = rec[c * REC_WORDS + R_HNEXT] | 0) {
+      const o = c * REC_WORDS;
+      if (rec[o + R_PORTS] !== key || rec[o + R_CADDR] !== c0 || rec[o + R_VADDR] !== v0) continue;
+      if (!(rec[o + R_FLAGS] & IP_VS_CONN_F_TEMPLATE) || (rec[o + R_META] & (0xff | (AFS_V6 << 8))) !== wantMeta) continue;
       if (v6) {
-        const r = this.v6[c];
+        const r = rec[o + R_V6] | 0;
         if (!this.#sameV6(r, 0, c1, c2, c3)) continue;
         if (proto !== 0 && !this.#sameV6(r, 3, v1, v2, v3)) continue;
       }

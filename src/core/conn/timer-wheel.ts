@@ -2,6 +2,8 @@
  * The per-entry expiry timers of the connection table (the kernel gives every ip_vs_conn a
  * timer_list; mod_timer re-arms it on every packet). A hashed timing wheel over typed arrays,
  * indexed by the same slot numbers as ConnTable: 1 s buckets, 2048 of them (34 min per round).
+ * Per entry: [expiry ms, bucket tick] side by side in a Float64Array (one cache line touched by
+ * a re-arm) and [next, prev] links in an Int32Array.
  *
  * Why re-arming is lazy: every packet pushes its entry's expiry forward (mod_timer), so arm()
  * only stores the new time when it is later than the bucket the entry sits in; the entry moves
@@ -20,11 +22,10 @@ const NOT_PENDING = -1;
 const DUE = -2;
 
 export class TimerWheel {
-  #expires: Float64Array;
-  /** Tick (relative to #baseTick) of the bucket the entry is linked in, or NOT_PENDING / DUE. */
-  #tick: Int32Array;
-  #next: Int32Array;
-  #prev: Int32Array;
+  /** [expires ms, tick] per entry; tick (relative to #baseTick) of the bucket the entry is linked in, or NOT_PENDING / DUE. */
+  #et: Float64Array;
+  /** [next, prev] per entry. */
+  #links: Int32Array;
   readonly #heads = new Int32Array(WHEEL_SIZE).fill(-1);
   readonly #baseTick: number;
   /** First tick not yet fully processed (relative). */
@@ -32,16 +33,15 @@ export class TimerWheel {
   #pending = 0;
 
   constructor(capacity: number, startMs = 0) {
-    this.#expires = new Float64Array(capacity);
-    this.#tick = new Int32Array(capacity).fill(NOT_PENDING);
-    this.#next = new Int32Array(capacity);
-    this.#prev = new Int32Array(capacity);
+    this.#et = new Float64Array(capacity * 2);
+    for (let i = 0; i < capacity; i++) this.#et[2 * i + 1] = NOT_PENDING;
+    this.#links = new Int32Array(capacity * 2);
     this.#baseTick = Math.floor(startMs / GRANULARITY_MS);
   }
 
   /** Bytes held by the per-entry columns (for the memory budget). */
   get bytes(): number {
-    return this.#expires.byteLength + this.#tick.byteLength + this.#next.byteLength + this.#prev.byteLength + this.#heads.byteLength;
+    return this.#et.byteLength + this.#links.byteLength + this.#heads.byteLength;
   }
 
   /** Entries armed (including due ones not yet fired). */
@@ -50,20 +50,23 @@ export class TimerWheel {
   }
 
   grow(capacity: number): void {
-    const old = this.#expires.length;
+    const old = this.#et.length / 2;
     if (capacity <= old) return;
-    const e = new Float64Array(capacity); e.set(this.#expires); this.#expires = e;
-    const t = new Int32Array(capacity).fill(NOT_PENDING); t.set(this.#tick); this.#tick = t;
-    const n = new Int32Array(capacity); n.set(this.#next); this.#next = n;
-    const p = new Int32Array(capacity); p.set(this.#prev); this.#prev = p;
+    const et = new Float64Array(capacity * 2);
+    et.set(this.#et);
+    for (let i = old; i < capacity; i++) et[2 * i + 1] = NOT_PENDING;
+    this.#et = et;
+    const l = new Int32Array(capacity * 2);
+    l.set(this.#links);
+    this.#links = l;
   }
 
   isPending(i: number): boolean {
-    return this.#tick[i] !== NOT_PENDING;
+    return this.#et[2 * i + 1] !== NOT_PENDING;
   }
 
   expiresMs(i: number): number {
-    return this.#expires[i];
+    return this.#et[2 * i];
   }
 
   #tickOf(ms: number): number {
@@ -74,43 +77,45 @@ export class TimerWheel {
   #link(i: number, tick: number): void {
     const s = tick & WHEEL_MASK;
     const h = this.#heads[s];
-    this.#tick[i] = tick;
-    this.#prev[i] = -1;
-    this.#next[i] = h;
-    if (h >= 0) this.#prev[h] = i;
+    const l = this.#links;
+    this.#et[2 * i + 1] = tick;
+    l[2 * i + 1] = -1;
+    l[2 * i] = h;
+    if (h >= 0) l[2 * h + 1] = i;
     this.#heads[s] = i;
   }
 
   #unlink(i: number): void {
-    const p = this.#prev[i];
-    const n = this.#next[i];
-    if (p >= 0) this.#next[p] = n;
-    else this.#heads[this.#tick[i] & WHEEL_MASK] = n;
-    if (n >= 0) this.#prev[n] = p;
+    const l = this.#links;
+    const n = l[2 * i];
+    const p = l[2 * i + 1];
+    if (p >= 0) l[2 * p] = n;
+    else this.#heads[this.#et[2 * i + 1] & WHEEL_MASK] = n;
+    if (n >= 0) l[2 * n + 1] = p;
   }
 
   /** mod_timer(i, expiresMs). */
   arm(i: number, expiresMs: number): void {
-    const cur = this.#tick[i];
+    const et = this.#et;
+    const cur = et[2 * i + 1];
+    et[2 * i] = expiresMs;
     if (cur >= 0) {
       const t = this.#tickOf(expiresMs);
-      this.#expires[i] = expiresMs;
       if (t >= cur) return;
       this.#unlink(i);
       this.#link(i, t);
       return;
     }
     if (cur === NOT_PENDING) this.#pending++;
-    this.#expires[i] = expiresMs;
     this.#link(i, this.#tickOf(expiresMs));
   }
 
   /** del_timer(i): true when the timer was pending. */
   disarm(i: number): boolean {
-    const cur = this.#tick[i];
+    const cur = this.#et[2 * i + 1];
     if (cur === NOT_PENDING) return false;
     if (cur >= 0) this.#unlink(i);
-    this.#tick[i] = NOT_PENDING;
+    this.#et[2 * i + 1] = NOT_PENDING;
     this.#pending--;
     return true;
   }
@@ -133,22 +138,23 @@ export class TimerWheel {
       this.#curTick = nowTick;
     }
     if (n > 1) {
-      const exp = this.#expires;
-      out.subarray(0, n).sort((a, b) => exp[a] - exp[b] || a - b);
+      const et = this.#et;
+      out.subarray(0, n).sort((a, b) => et[2 * a] - et[2 * b] || a - b);
     }
     return n;
   }
 
   #collectSlot(t: number, nowTick: number, nowMs: number, out: Int32Array, n: number, onlyDue: boolean): number {
     const s = t & WHEEL_MASK;
+    const et = this.#et;
     for (let i = this.#heads[s]; i >= 0;) {
-      const next = this.#next[i];
-      const exp = this.#expires[i];
+      const next = this.#links[2 * i];
+      const exp = et[2 * i];
       if (exp <= nowMs) {
         this.#unlink(i);
-        this.#tick[i] = DUE;
+        et[2 * i + 1] = DUE;
         out[n++] = i;
-      } else if (!onlyDue && this.#tick[i] <= t) {
+      } else if (!onlyDue && et[2 * i + 1] <= t) {
         // Its bucket has come round but the time was pushed later: move it where it belongs.
         const target = Math.floor(exp / GRANULARITY_MS) - this.#baseTick;
         if (target !== t) {
@@ -167,28 +173,29 @@ export class TimerWheel {
    * fires it in this round.
    */
   armDue(i: number, expiresMs: number): void {
-    const cur = this.#tick[i];
+    const et = this.#et;
+    const cur = et[2 * i + 1];
     if (cur === NOT_PENDING) this.#pending++;
     else if (cur >= 0) this.#unlink(i);
-    this.#expires[i] = expiresMs;
-    this.#tick[i] = DUE;
+    et[2 * i] = expiresMs;
+    et[2 * i + 1] = DUE;
   }
 
   /** True when `i` is still due (was collected and neither fired, disarmed nor re-armed since). */
   isDue(i: number): boolean {
-    return this.#tick[i] === DUE;
+    return this.#et[2 * i + 1] === DUE;
   }
 
   /** The timer of a collected entry fires: it is no longer pending. */
   fire(i: number): void {
-    if (this.#tick[i] === DUE) {
-      this.#tick[i] = NOT_PENDING;
+    if (this.#et[2 * i + 1] === DUE) {
+      this.#et[2 * i + 1] = NOT_PENDING;
       this.#pending--;
     }
   }
 
   /** Forget an entry's timer state when its slot is freed. */
   reset(i: number): void {
-    if (this.#tick[i] !== NOT_PENDING) this.disarm(i);
+    if (this.#et[2 * i + 1] !== NOT_PENDING) this.disarm(i);
   }
 }

@@ -10,10 +10,10 @@ function put(t: ConnTable, c: string, cport: number, v: string, vport: number, d
   const i = t.alloc();
   const ca = ip(c), va = ip(v), da = ip(d);
   t.setAddrs(i, ca.af, da.af, ca.w0, ca.w1, ca.w2, ca.w3, va.w0, va.w1, va.w2, va.w3, da.w0, da.w1, da.w2, da.w3);
-  t.proto[i] = proto;
-  t.ports[i] = ((cport << 16) | vport) >>> 0;
-  t.dport[i] = dport;
-  t.flags[i] = flags;
+  t.setProto(i, proto);
+  t.setPorts(i, cport, vport);
+  t.setDport(i, dport);
+  t.setFlags(i, flags);
   t.hash(i);
   return i;
 }
