@@ -423,14 +423,16 @@ function verdictText(ipvs: Ipvs, v: number, now: number): string {
   const conn = (): string => {
     const d = ipvs.curDest;
     const name = d ? destName(d) : '(no dest)';
-    return ipvs.curConn >= 0 ? `${name} ${ipvs.connInfo(ipvs.curConn, now).state}` : name;
+    // "-": the entry is already gone (a one-packet entry lives only within inPacket).
+    if (ipvs.curConn < 0 || !ipvs.connAlive(ipvs.curConn)) return `${name} -`;
+    return `${name} ${ipvs.connInfo(ipvs.curConn, now).state}`;
   };
   switch (v) {
     case VERDICT_FORWARD: return conn();
     case VERDICT_NO_DEST: return 'nodest';
     case VERDICT_ACCEPT:
     case VERDICT_NOT_OURS: return 'pass';
-    case VERDICT_DROP: return ipvs.curDest ? `drop ${conn()}` : 'drop';
+    case VERDICT_DROP: return ipvs.curDest ? `drop ${destName(ipvs.curDest)}` : 'drop';
     default: return `verdict ${v}`;
   }
 }

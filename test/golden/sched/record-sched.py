@@ -90,8 +90,11 @@ class Net:
         self.raw4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         self.raw6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
         self.mark = {4: 0, 6: 0}
+        self.cap = None
 
     def close(self):
+        if self.cap is not None:
+            self.cap.close()
         self.raw4.close()
         self.raw6.close()
 
@@ -241,13 +244,47 @@ class Case:
             return 'nodest'
         return 'pass' if sent else 'drop'
 
+    def one_packet(self, on=True):
+        """
+        Packets to -o (one-packet) services leave no entry in /proc/net/ip_vs_conn: capture what
+        leaves d0 instead. Use masquerading destinations there, so the packet names its server.
+        """
+        if on and self.net.cap is None:
+            self.net.cap = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0003))
+            self.net.cap.bind(('d0', 0))
+            self.net.cap.setblocking(False)
+        self.ops = on
+
+    def _captured(self):
+        """(dst, dport) of every IPv4 TCP/UDP packet captured on d0 since the last call."""
+        out = []
+        while True:
+            try:
+                b = self.net.cap.recv(65535)
+            except BlockingIOError:
+                return out
+            if len(b) >= 24 and b[0] >> 4 == 4:
+                ihl = (b[0] & 15) * 4
+                out.append((b[9], str(ipaddress.IPv4Address(b[12:16])), struct.unpack('!H', b[ihl:ihl + 2])[0],
+                            str(ipaddress.IPv4Address(b[16:20])), struct.unpack('!H', b[ihl + 2:ihl + 4])[0]))
+
     def pkt(self, proto, src, sport, dst, dport, flags='', mark=0):
         src = str(ipaddress.ip_address(src))
         dst = str(ipaddress.ip_address(dst))
         before = self.net.icmp_unreach()
+        ops = getattr(self, 'ops', False)
+        if ops:
+            self._captured()
         t = self.now_ms()
         sent = self.net.send(proto, src, sport, dst, dport, flags, mark)
         res = self._result(proto, src, sport, dst, dport, before, sent)
+        if ops and res == 'pass':
+            # No entry left: a one-packet connection was made, used and freed within the send.
+            time.sleep(0.02)
+            pnum = 6 if proto == 'tcp' else 17
+            out = [(d, dp) for (pr, s_, sp, d, dp) in self._captured() if (pr, s_, sp) == (pnum, src, sport) and d != dst]
+            if len(out) == 1:
+                res = '%s -' % self._dest_name({'daddr': out[0][0], 'dport': out[0][1]})
         parts = [proto, fmt_addr(src, sport), fmt_addr(dst, dport)]
         if proto == 'tcp':
             parts.append(flags)

@@ -38,12 +38,16 @@ def svc(c, spec, sched, extra=''):
     c.ipvsadm(('-A %s -s %s %s' % (spec, sched, extra)).strip())
 
 
+def fwd(extra):
+    return '' if ('-m' in extra.split() or '-i' in extra.split()) else '-g '
+
+
 def add(c, spec, addr, w=1, extra=''):
-    c.ipvsadm(('-a %s -r %s -g -w %d %s' % (spec, addr, w, extra)).strip())
+    c.ipvsadm(('-a %s -r %s %s-w %d %s' % (spec, addr, fwd(extra), w, extra)).strip())
 
 
 def edit(c, spec, addr, w=1, extra=''):
-    c.ipvsadm(('-e %s -r %s -g -w %d %s' % (spec, addr, w, extra)).strip())
+    c.ipvsadm(('-e %s -r %s %s-w %d %s' % (spec, addr, fwd(extra), w, extra)).strip())
 
 
 def dele(c, spec, addr):
@@ -1160,3 +1164,45 @@ def _(c):
     many_clients(c, p, 16, sport=5000, first=50)
     edit(c, U53, C, 0)
     many_clients(c, p, 16, sport=5000, first=100)
+
+
+@case('rr-ops', 'rr -o: one-packet scheduling sends every UDP datagram, even of one flow, to the next server')
+def _(c):
+    p = Ports()
+    c.one_packet()
+    three(c, U53, 'rr', [1, 1, 1], '-o', '-m')
+    for _ in range(4):
+        c.udp(CLI, 5000, VIP, 53)
+    udps(c, p, 3)
+    edit(c, U53, B, 0, '-m')
+    for _ in range(3):
+        c.udp(CLI, 5000, VIP, 53)
+
+
+@case('wlc-ipv6', 'wlc: an IPv6 TCP service, weights 1,2,3, with FINs between')
+def _(c):
+    p = Ports()
+    v = '-t [2001:db8:2::1]:80'
+    svc(c, v, 'wlc')
+    for i, w in enumerate([1, 2, 3]):
+        add6(c, v, i, w)
+    used = []
+    for _ in range(9):
+        port = p.take()
+        c.tcp('2001:db8:c::1', port, '2001:db8:2::1', 80, 'S')
+        used.append(port)
+    for port in used[:4]:
+        c.tcp('2001:db8:c::1', port, '2001:db8:2::1', 80, 'F')
+    for _ in range(6):
+        c.tcp('2001:db8:c::1', p.take(), '2001:db8:2::1', 80, 'S')
+
+
+@case('rr-ipv6-persist', 'rr -p on an IPv6 service with -M 64: clients of one /64 share a template')
+def _(c):
+    p = Ports()
+    v = '-u [2001:db8:2::1]:53'
+    svc(c, v, 'rr', '-p 60 -M 64')
+    for i in range(3):
+        add6(c, v, i)
+    for x in ['2001:db8:c::1', '2001:db8:c::ffff:1', '2001:db8:c:1::1', '2001:db8:c:2::5', '2001:db8:c:1::9', '2001:db8:c::7']:
+        c.udp(x, p.take(), '2001:db8:2::1', 53)
