@@ -1166,10 +1166,10 @@ export function checkRootKeywords(st: CheckState): KeywordSpec[] {
         st.d.vsg.push(vsg);
         for (const entry of ctx.readValueBlock(l, 2, '(null)')) vsgEntry(st, ctx, vsg, entry);
         if (vsg.entries.length === 0) {
-          err(ctx, vsg.at, `virtual server group ${name} has no entries - removing`);
+          err(ctx, ctx.endPos, `virtual server group ${name} has no entries - removing`);
           st.d.vsg.pop();
         } else if (vsg.haveV4 && vsg.haveV6 && vsg.fwmarkNoFamily) {
-          err(ctx, vsg.at, `virtual server group ${name} cannot have IPv4, IPv6 and fwmark without family - removing`);
+          err(ctx, ctx.endPos, `virtual server group ${name} cannot have IPv4, IPv6 and fwmark without family - removing`);
           st.d.vsg.pop();
         }
       },
@@ -1304,7 +1304,8 @@ function trackFileEnd(st: CheckState, ctx: ParseContext): void {
     err(ctx, ctx.endPos, `No file set for track_file ${tf.name} - ignoring`);
     return;
   }
-  st.d.trackFiles.push(tf);
+  // Read by both the checker and the VRRP pass: keep one.
+  if (!st.d.trackFiles.some((t) => t.name === tf.name && t.at.line === tf.at.line && t.at.file === tf.at.file)) st.d.trackFiles.push(tf);
 }
 
 export { formatVs };

@@ -80,6 +80,11 @@ export class DiagnosticSink {
   #fatalExit: Verdict | null = null;
 
   report(cls: ConfigErrClass, pos: Pos, kaText: string, message: string = kaText): void {
+    // keepalived -t parses the file once per process; the same message from two passes is one.
+    if (this.list.some((d) => d.cls === cls && d.line === pos.line && d.col === pos.col && d.file === pos.file && d.kaText === kaText && d.message === message)) {
+      if (this.#worst === CONFIG_OK || this.#worst < cls) this.#worst = cls;
+      return;
+    }
     this.list.push(Object.freeze({ file: pos.file, line: pos.line, col: pos.col, cls, kaText, message, logOnly: false }));
     // lib/parser.c vreport_config_error: the highest class seen wins.
     if (this.#worst === CONFIG_OK || this.#worst < cls) this.#worst = cls;
@@ -87,6 +92,7 @@ export class DiagnosticSink {
 
   /** A message keepalived logs but does not count towards the verdict. */
   log(pos: Pos, kaText: string, message: string = kaText): void {
+    if (this.list.some((d) => d.logOnly && d.line === pos.line && d.file === pos.file && d.message === message)) return;
     this.list.push(Object.freeze({ file: pos.file, line: pos.line, col: pos.col, cls: CONFIG_OK, kaText, message, logOnly: true }));
   }
 

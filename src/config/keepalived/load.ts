@@ -54,32 +54,63 @@ export function parseKeepalivedText(text: string, name = 'keepalived.conf', opts
   });
 }
 
+/**
+ * keepalived -t reads the file four times, once per process, each time with only its own root
+ * keywords active: the parent (global_defs), the checker (LVS, BFD names, track_file), VRRP
+ * (vrrp_*, BFD names, track_file) and BFD. Usually that only repeats messages; with a missing
+ * "{" the inactive passes read the block's lines at the top level and report them, so tslvs
+ * runs the same four passes and keeps each message once.
+ */
+const PASSES: ReadonlyArray<{ pass: string; roots: (r: Roots) => ReadonlySet<string> }> = [
+  { pass: 'parent', roots: (r) => r.global },
+  { pass: 'checker', roots: (r) => new Set([...r.check, ...r.track, 'bfd_instance']) },
+  { pass: 'vrrp', roots: (r) => new Set([...r.vrrp, ...r.track, 'bfd_instance']) },
+  { pass: 'bfd', roots: () => new Set(['bfd_instance']) },
+];
+
+interface Roots {
+  global: ReadonlySet<string>;
+  vrrp: ReadonlySet<string>;
+  check: ReadonlySet<string>;
+  track: ReadonlySet<string>;
+}
+
 function run(opts: LoadOptions, open: (lexer: Lexer) => boolean): LoadResult {
   const sink = new DiagnosticSink();
   const host = opts.host ?? systemHost();
-  const lexer = new Lexer(sink, { configId: opts.configId, cwd: opts.cwd });
   const draft = newDraft(host.interfaces());
   const users = new ScriptUsers(host, sink);
-  const ctx = new ParseContext(sink, lexer);
-  const root: KeywordSpec[] = [
-    ...globalRootKeywords(draft, users),
-    ...vrrpRootKeywords(draft),
-    ...checkRootKeywords(new CheckState(draft)),
-  ];
-  let config: KeepalivedConfig | null = null;
+  const globalKw = globalRootKeywords(draft, users);
+  const vrrpKw = vrrpRootKeywords(draft);
+  const checkKw = checkRootKeywords(new CheckState(draft));
+  const root: KeywordSpec[] = [...globalKw, ...vrrpKw, ...checkKw];
+  const track = new Set(['track_file', 'vrrp_track_file']);
+  const roots: Roots = {
+    global: new Set(globalKw.map((k) => k.name)),
+    vrrp: new Set(vrrpKw.map((k) => k.name).filter((n) => n !== 'bfd_instance')),
+    check: new Set(checkKw.map((k) => k.name).filter((n) => !track.has(n))),
+    track,
+  };
+  let files: readonly string[] = [];
   try {
-    if (!open(lexer)) return finish(sink, null);
-    ctx.run(root);
-    if (lexer.fileError) {
-      // keepalived/core/main.c: a required include was missing, so it stops before validating (exit 6).
-      return Object.freeze({ config: null, diagnostics: Object.freeze([...sink.list]), verdict: 6, ok: false });
+    for (const p of PASSES) {
+      const lexer = new Lexer(sink, { configId: opts.configId, cwd: opts.cwd });
+      if (!open(lexer)) return finish(sink, null);
+      const active = p.roots(roots);
+      new ParseContext(sink, lexer, p.pass, (name) => active.has(name)).run(root);
+      if (p.pass === 'parent') {
+        files = lexer.filesRead;
+        if (lexer.fileError) {
+          // keepalived/core/main.c: a required include was missing, so it stops before the other passes (exit 6).
+          return Object.freeze({ config: null, diagnostics: Object.freeze([...sink.list]), verdict: 6, ok: false });
+        }
+      }
     }
-    config = validate(draft, sink, host, users, lexer.filesRead);
+    return finish(sink, validate(draft, sink, host, users, files));
   } catch (e) {
     if (!(e instanceof StopParsing)) throw e;
     return finish(sink, null);
   }
-  return finish(sink, config);
 }
 
 function finish(sink: DiagnosticSink, config: KeepalivedConfig | null): LoadResult {

@@ -42,9 +42,19 @@ export class ParseContext {
    */
   endPos: Pos = { file: '', line: 0, col: 0 };
 
-  constructor(sink: DiagnosticSink, lexer: Lexer) {
+  /**
+   * Which keepalived process this pass plays: 'parent' (global_defs), 'checker' (LVS),
+   * 'vrrp' or 'bfd'. Root keywords of the other processes are inactive in a pass: keepalived
+   * skips their block, or, when no "{" follows, reads on at the top level.
+   */
+  readonly pass: string;
+  readonly #active: (root: string) => boolean;
+
+  constructor(sink: DiagnosticSink, lexer: Lexer, pass = 'all', active: (root: string) => boolean = () => true) {
     this.sink = sink;
     this.lexer = lexer;
+    this.pass = pass;
+    this.#active = active;
   }
 
   /** Position of word `i` of a line (or of the line when the word is missing). */
@@ -112,6 +122,7 @@ export class ParseContext {
     for (;;) {
       const piece = this.lexer.next();
       if (!piece) break;
+      this.endPos = { file: piece.file, line: piece.line, col: piece.cols[0] ?? 0 };
       let words = this.#words(piece);
       if (!words.length) continue;
       if (needBob) {
@@ -201,6 +212,12 @@ export class ParseContext {
       if (!kw) {
         this.sink.report(CONFIG_UNKNOWN_KEYWORD, { file: piece.file, line: piece.line, col: words[0].col },
           `Unknown keyword '${str}'`, unknownKeywordMessage(str, keywords, blockName));
+        continue;
+      }
+
+      if (this.#kwLevel === 0 && !this.#active(kw.name)) {
+        // lib/parser.c: an inactive keyword is skipped with its block (its sub-keywords are not installed).
+        this.#skipSublevel = words[words.length - 1].text === '{' ? 1 : -1;
         continue;
       }
 

@@ -7,7 +7,7 @@
 import { CONFIG_BAD_IF, CONFIG_DEPRECATED, CONFIG_GENERAL_ERROR, type DiagnosticSink, NO_POS, type Pos } from './diagnostics.js';
 import {
   type CheckerDraft, type Draft, FWD_MASQ, FWD_ROUTE, FWD_TUNNEL, FWD_UNSET, formatVs, IP_VS_SVC_F_ONEPACKET, IPVS_SVC_PERSISTENT_TIMEOUT,
-  IPVS_WEIGHT_LIMIT, type RsDraft, type TunnelDraft, type VsDraft, type VsgDraft,
+  IPVS_WEIGHT_LIMIT, type RsDraft, type TunnelDraft, type VrrpDraft, type VsDraft, type VsgDraft,
 } from './model.js';
 import { ScriptUsers, SecurityPass } from './scripts.js';
 import { type HostFacts, SC_INHIBIT, SC_NOTFOUND, scriptSecurity } from './system.js';
@@ -472,6 +472,11 @@ function freezeChecker(c: CheckerDraft, rs: RsDraft, vs: VsDraft, misc: Script |
   }
 }
 
+/**
+ * vrrp_daemon.c start_vrrp + vrrp.c vrrp_complete_init, in keepalived's order, stopping where
+ * it stops: non-existent interface (after parsing), script security, chk_min_cfg for every
+ * instance, sync groups, then each instance's completion.
+ */
 function completeVrrp(d: Draft, sink: DiagnosticSink, users: ScriptUsers, host: HostFacts, sec: boolean): VrrpInstance[] {
   const g = d.global;
   const out: VrrpInstance[] = [];
@@ -482,89 +487,101 @@ function completeVrrp(d: Draft, sink: DiagnosticSink, users: ScriptUsers, host: 
       'Non-existent interface specified in configuration; create the interface or correct its name (or set dynamic_interfaces in global_defs)');
     return out;
   }
+  if (d.vrrp.length === 0) return out;
+
+  // check_vrrp_script_security
+  const p = new SecurityPass(host, sink, sec);
+  for (const s of d.vrrpScripts) {
+    if (s.removed || !s.script) continue;
+    const r = users.resolve(s.script, sec);
+    if (!r) { s.removed = true; continue; }
+    // vrrp.c check_track_script_secure: these two are counted as configuration errors.
+    const f = scriptSecurity(host, r.argv[0], r.uid, r.gid, sec).flags;
+    p.flags |= f;
+    if (f & SC_INHIBIT) { err(s.at, `Disabling track script ${s.name} due to insecure`); s.removed = true; }
+    else if (f & SC_NOTFOUND) { err(s.at, `Disabling track script ${s.name} since not found/accessible`); s.removed = true; }
+  }
+  for (const vr of d.vrrp) for (const s of vr.scripts) p.notify(users.resolve(s, sec));
+  for (const sg of d.syncGroups) for (const s of sg.scripts) p.notify(users.resolve(s, sec));
+  p.finish(d.vrrp[0].at, 'SECURITY VIOLATION - scripts are being executed but script_security not enabled.');
+
+  // chk_min_cfg: the first instance missing its VRID or interface stops everything.
+  for (const vr of d.vrrp) {
+    const unicast = vr.unicastConfigured && vr.unicastPeers.length > 0;
+    if (vr.vrid === 0) { err(NO_POS, `(${vr.name}) the virtual router id must be set`); return out; }
+    if (!vr.ifName && !unicast) { err(NO_POS, `(${vr.name}) Unknown interface!`); return out; }
+  }
+
+  const wantState = (vr: VrrpDraft): { state: 'MASTER' | 'BACKUP'; priority: number } => {
+    const priority = vr.priority || (vr.state === 'MASTER' ? 255 : 100);
+    return { priority, state: vr.state ?? (priority === 255 ? 'MASTER' : 'BACKUP') };
+  };
+  const taken = new Set<string>();
+  for (const sg of d.syncGroups) {
+    if (!sg.instances) { err(NO_POS, `Sync group ${sg.name} has no virtual router(s). removing`); continue; }
+    let members = 0;
+    let sgState: 'MASTER' | 'BACKUP' | null = null;
+    for (const i of sg.instances) {
+      const vr = d.vrrp.find((v) => v.name === i.name);
+      if (!vr) { err(NO_POS, `Virtual router ${i.name} specified in sync group ${sg.name} doesn't exist - ignoring`); continue; }
+      if (taken.has(vr.name)) { err(NO_POS, `Virtual router ${i.name} cannot exist in more than one sync group; ignoring ${sg.name}`); continue; }
+      taken.add(vr.name);
+      members++;
+      const w = wantState(vr);
+      if (sgState === 'MASTER' && w.state === 'BACKUP') err(NO_POS, `Sync group ${sg.name} has some member(s) as address owner and some not as address owner. This won't work.`);
+      if (sgState !== 'BACKUP') sgState = w.state === 'MASTER' && w.priority === 255 ? 'MASTER' : 'BACKUP';
+    }
+    if (members === 0) err(NO_POS, `Sync group ${sg.name}, no matching virtual router found in group declaration - removing`);
+    else if (members === 1) err(NO_POS, `Sync group ${sg.name} has only 1 virtual router(s) - this probably isn't what you want`);
+  }
+
   for (const vr of d.vrrp) {
     const strict = g.vrrpStrict;
     let version = vr.version;
     if (vr.family === 10 && !version) version = 3;
     if (!version) version = g.vrrpVersion;
     if (vr.vips.length === 0) {
-      if (version === 3 || strict) { err(vr.at, `(${vr.name}) No VIP specified; at least one is required`); continue; }
-      err(vr.at, `(${vr.name}) No VIP specified; at least one is sensible`);
+      if (version === 3 || strict) { err(NO_POS, `(${vr.name}) No VIP specified; at least one is required`); return out; }
+      err(NO_POS, `(${vr.name}) No VIP specified; at least one is sensible`);
     }
-    let priority = vr.priority;
-    if (priority === 0) priority = vr.state === 'MASTER' ? 255 : 100;
-    const state = vr.state ?? (priority === 255 ? 'MASTER' : 'BACKUP');
+    const { state, priority } = wantState(vr);
     let auth = vr.authType;
     if (auth) {
-      if (strict) { err(vr.at, `(${vr.name}) Strict mode does not support authentication. Ignoring.`); auth = null; }
-      else if (version === 3) { err(vr.at, `(${vr.name}) VRRP version 3 does not support authentication. Ignoring.`); auth = null; }
-      else if (!vr.authPass) { err(vr.at, `(${vr.name}) Authentication specified but no password given. Ignoring`); auth = null; }
-      else if (vr.family === 10 && auth === 'AH') { err(vr.at, `(${vr.name}) Cannot use AH authentication with IPv6. ignoring`); auth = null; }
+      if (strict) { err(NO_POS, `(${vr.name}) Strict mode does not support authentication. Ignoring.`); auth = null; }
+      else if (version === 3) { err(NO_POS, `(${vr.name}) VRRP version 3 does not support authentication. Ignoring.`); auth = null; }
+      else if (!vr.authPass) { err(NO_POS, `(${vr.name}) Authentication specified but no password given. Ignoring`); auth = null; }
+      else if (vr.family === 10 && auth === 'AH') { err(NO_POS, `(${vr.name}) Cannot use AH authentication with IPv6. ignoring`); auth = null; }
       else if (auth === 'AH' && state === 'MASTER' && priority !== 255) {
-        err(vr.at, `(${vr.name}) Initial state master is incompatible with AH authentication - clearing`);
+        err(NO_POS, `(${vr.name}) Initial state master is incompatible with AH authentication - clearing`);
       }
     }
-    const unicast = vr.unicastConfigured && vr.unicastPeers.length > 0;
-    if (!vr.ifName && !vr.saddrFromConfig && !unicast) {
-      // vrrp.c chk_min_cfg is run before; it reports the missing pieces first.
-    }
     if (vr.unicastConfigured && vr.unicastPeers.length === 0) {
-      sink.report(CONFIG_DEPRECATED, vr.at, `(${vr.name}) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.`);
+      sink.report(CONFIG_DEPRECATED, NO_POS, `(${vr.name}) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.`);
     }
     let nopreempt = vr.nopreempt;
-    if (priority === 255 && nopreempt) { err(vr.at, `(${vr.name}) nopreempt is incompatible with priority 255. resetting nopreempt`); nopreempt = false; }
+    if (priority === 255 && nopreempt) { err(NO_POS, `(${vr.name}) nopreempt is incompatible with priority 255. resetting nopreempt`); nopreempt = false; }
     if (state === 'MASTER') {
-      if (nopreempt) { err(vr.at, `(${vr.name}) Warning - nopreempt will not work with initial state MASTER - clearing`); nopreempt = false; }
-      if (vr.preemptDelayUs) err(vr.at, `(${vr.name}) Warning - preempt delay will not work with initial state MASTER - clearing`);
-    } else if (vr.preemptDelayUs && nopreempt) err(vr.at, `(${vr.name}) preempt_delay is incompatible with nopreempt mode - resetting`);
+      if (nopreempt) { err(NO_POS, `(${vr.name}) Warning - nopreempt will not work with initial state MASTER - clearing`); nopreempt = false; }
+      if (vr.preemptDelayUs) err(NO_POS, `(${vr.name}) Warning - preempt delay will not work with initial state MASTER - clearing`);
+    } else if (vr.preemptDelayUs && nopreempt) err(NO_POS, `(${vr.name}) preempt_delay is incompatible with nopreempt mode - resetting`);
     let adv = vr.advertIntUs || TIMER_HZ;
     if (version === 2) {
       if (adv >= 256 * TIMER_HZ) {
-        err(vr.at, `(${vr.name}) VRRPv2 advertisement interval ${(adv / TIMER_HZ).toFixed(2)}s is out of range. Must be less than 256s. Setting to 255s`);
+        err(NO_POS, `(${vr.name}) VRRPv2 advertisement interval ${(adv / TIMER_HZ).toFixed(2)}s is out of range. Must be less than 256s. Setting to 255s`);
         adv = 255 * TIMER_HZ;
       } else if (adv % TIMER_HZ) {
-        err(vr.at, `(${vr.name}) VRRPv2 advertisement interval ${(adv / TIMER_HZ).toFixed(6)}s must be an integer. rounding`);
+        err(NO_POS, `(${vr.name}) VRRPv2 advertisement interval ${(adv / TIMER_HZ).toFixed(6)}s must be an integer. rounding`);
         adv = Math.max(TIMER_HZ, Math.round(adv / TIMER_HZ) * TIMER_HZ);
       }
     } else if (adv % 10000) {
-      err(vr.at, `(${vr.name}) VRRPv3 advertisement interval ${(adv / TIMER_HZ).toFixed(6)}s must be in units of 10ms - rounding`);
+      err(NO_POS, `(${vr.name}) VRRPv3 advertisement interval ${(adv / TIMER_HZ).toFixed(6)}s must be in units of 10ms - rounding`);
       adv = Math.max(10000, Math.round(adv / 10000) * 10000);
     }
-    // vrrp.c chk_min_cfg
-    if (vr.vrid === 0) { err(vr.at, `(${vr.name}) the virtual router id must be set`); continue; }
-    if (!vr.ifName && !unicast) { err(vr.at, `(${vr.name}) Unknown interface!`); continue; }
     out.push(Object.freeze({
       name: vr.name, at: vr.at, state, interface: vr.ifName, virtualRouterId: vr.vrid, priority, advertIntMs: adv / 1000, version: version as 2 | 3,
       virtualIpAddresses: Object.freeze([...vr.vips]), authType: auth, nopreempt, unicastPeers: Object.freeze([...vr.unicastPeers]),
       trackScripts: Object.freeze(vr.trackScripts.map((t) => t.name)),
     }));
-  }
-  for (const sg of d.syncGroups) {
-    const members = (sg.instances ?? []).filter((i) => {
-      if (!d.vrrp.some((v) => v.name === i.name)) {
-        sink.log(i.at, `Virtual router ${i.name} specified in sync group ${sg.name} doesn't exist - ignoring`);
-        return false;
-      }
-      return true;
-    });
-    if (members.length === 0) sink.log(sg.at, `Sync group ${sg.name} has no virtual router(s). removing`);
-    else if (members.length === 1) sink.log(sg.at, `Sync group ${sg.name} has only 1 virtual router(s) - this probably isn't what you want`);
-  }
-  if (d.vrrp.length) {
-    const p = new SecurityPass(host, sink, sec);
-    for (const s of d.vrrpScripts) {
-      if (s.removed || !s.script) continue;
-      const r = users.resolve(s.script, sec);
-      if (!r) { s.removed = true; continue; }
-      // vrrp.c check_track_script_secure: these two are counted as configuration errors.
-      const f = scriptSecurity(host, r.argv[0], r.uid, r.gid, sec).flags;
-      p.flags |= f;
-      if (f & SC_INHIBIT) { err(s.at, `Disabling track script ${s.name} due to insecure`); s.removed = true; }
-      else if (f & SC_NOTFOUND) { err(s.at, `Disabling track script ${s.name} since not found/accessible`); s.removed = true; }
-    }
-    for (const vr of d.vrrp) for (const s of vr.scripts) p.notify(users.resolve(s, sec));
-    for (const sg of d.syncGroups) for (const s of sg.scripts) p.notify(users.resolve(s, sec));
-    p.finish(d.vrrp[0].at, 'SECURITY VIOLATION - scripts are being executed but script_security not enabled.');
   }
   return out;
 }

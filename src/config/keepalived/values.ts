@@ -67,9 +67,11 @@ function fmtMicro(v: bigint): string {
 
 /**
  * read_timer / read_decimal_unsigned_long_func with 6 decimal places: microseconds, or null.
- * `maxUs` 0 means TIMER_MAXIMUM.
+ * `maxUs` 0 means TIMER_MAXIMUM. Quirk kept from keepalived: with ignoreError (what every timer
+ * keyword passes) an invalid number still yields the value of its leading digits when that is in
+ * range, even under -t ("1e3" is 1 µs, "abc" is 0), after the "invalid number" message.
  */
-export function readTimer(sink: DiagnosticSink, pos: Pos, str: string, minUs: number, maxUs: number | bigint = 0): number | null {
+export function readTimer(sink: DiagnosticSink, pos: Pos, str: string, minUs: number, maxUs: number | bigint = 0, ignoreError = true): number | null {
   const max = maxUs === 0 || maxUs === 0n ? TIMER_MAXIMUM : BigInt(maxUs);
   const min = BigInt(minUs);
   if (str[0] === '-') {
@@ -90,19 +92,14 @@ export function readTimer(sink: DiagnosticSink, pos: Pos, str: string, minUs: nu
   let val = p.neg ? -p.val : p.val;
   if (roundUp) val++;
   const valid = p.end > 0 && p.end === digits.length;
-  if (!valid) {
-    sink.report(CONFIG_INVALID_NUMBER, pos, `invalid number '${str}'`);
-    return null;
-  }
-  if (p.overflow) {
+  if (!valid) sink.report(CONFIG_INVALID_NUMBER, pos, `invalid number '${str}'`);
+  else if (p.overflow) {
     sink.report(CONFIG_INVALID_NUMBER, pos, `number '${str}' outside unsigned decimal range`);
     return null;
-  }
-  if (val < min || val > max) {
+  } else if (val < min || val > max) {
     sink.report(CONFIG_INVALID_NUMBER, pos, `number '${str}' outside range [${fmtMicro(min)}, ${fmtMicro(max)}]`);
-    return null;
-  }
-  return Number(val);
+  } else return Number(val);
+  return ignoreError && val >= min && val <= max ? Number(val) : null;
 }
 
 /** check_true_false: 1, 0, or -1 for anything else (exact lower case). */

@@ -250,9 +250,12 @@ export function vrrpRootKeywords(d: Draft): KeywordSpec[] {
     },
   });
 
+  const noteInactive = (keyword: string, name: string | null, at: import('./diagnostics.js').Pos) => {
+    if (!d.inactive.some((i) => i.keyword === keyword && i.at.line === at.line && i.at.file === at.file)) d.inactive.push({ keyword, name, at });
+  };
   const plainRoot = (name: string, sub?: KeywordSpec[]): KeywordSpec => ({
     name,
-    handler: (ctx, l) => { d.inactive.push({ keyword: name, name: l.words[1]?.text ?? null, at: ctx.pos(l) }); },
+    handler: (ctx, l) => { noteInactive(name, l.words[1]?.text ?? null, ctx.pos(l)); },
     ...(sub ? { sub } : {}),
   });
   const valueRoot = (name: string): KeywordSpec => ({
