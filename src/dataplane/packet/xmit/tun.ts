@@ -1,0 +1,92 @@
+/**
+ * Tunnelling (ip_vs_tunnel_xmit, "Tunnel"): the packet (TTL - 1) is put inside a new IPv4
+ * header to the real server, IPIP (protocol 4, or 41 for IPv6 inside) or GUE (UDP to the
+ * destination's tunnel port, a 4-byte GUE header, draft-ietf-intarea-gue) as ipvs_gue_encap
+ * writes it. Outer source = the director's address, TTL = the inner TTL after the decrement,
+ * TOS copied (ECN encapsulated as INET_ECN_encapsulate does), DF copied from the inner IPv4
+ * header while pmtu_disc=1. The usable MTU shrinks by the outer headers; a DF packet that no
+ * longer fits gets "fragmentation needed" with that MTU. The outer header is written into the
+ * frame's headroom, so nothing is copied but the Ethernet header.
+ * IPv6 real servers (an outer IPv6 header) are not done here yet.
+ */
+import { csumAdd, csumFold, pseudoV4, rd16, wr16 } from '../frame/checksum.js';
+import { ipv4Write, IP_DF } from '../frame/ipv4.js';
+import { IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP, type Parsed } from '../frame/parse.js';
+import { decrementTtl, mtuOk } from './common.js';
+import { D_GSO_TUNNEL, D_NO_NEIGH, D_UNSUPPORTED, type XmitEnv } from './env.js';
+
+export const IP_VS_CONN_F_TUNNEL_TYPE_IPIP = 0;
+export const IP_VS_CONN_F_TUNNEL_TYPE_GUE = 1;
+export const IP_VS_TUNNEL_ENCAP_FLAG_CSUM = 1;
+const GUE_HLEN = 4;
+const UDP_HLEN = 8;
+
+/** The ECN codepoint of the outer header (INET_ECN_encapsulate: CE becomes ECT(0)). */
+function ecnEncap(outerTos: number, inner: number): number {
+  const tos = outerTos & ~3;
+  const ecn = inner & 3;
+  return tos | (ecn === 3 ? 2 : ecn);
+}
+
+/**
+ * Encapsulates p for the real server dAddr (IPv4) through the neighbour `slot`. `tunType`,
+ * `tunPort`, `tunFlags` are the destination's tunnel settings; `flowHash` picks the GUE source
+ * port as udp_flow_src_port does (a hash of the inner flow into the ephemeral range).
+ */
+export function tunXmit(
+  env: XmitEnv, p: Parsed, slot: number, dAddr: number, tunType: number, tunPort: number, tunFlags: number,
+  flowHash: number, gso: number,
+): boolean {
+  if (slot < 0) {
+    env.drops[D_NO_NEIGH]++;
+    return false;
+  }
+  if (gso !== 0) {
+    // The kernel would segment after encapsulation; this dataplane sends each frame as is.
+    env.drops[D_GSO_TUNNEL]++;
+    return false;
+  }
+  if (tunType !== IP_VS_CONN_F_TUNNEL_TYPE_IPIP && tunType !== IP_VS_CONN_F_TUNNEL_TYPE_GUE) {
+    env.drops[D_UNSUPPORTED]++;
+    return false;
+  }
+  const gue = tunType === IP_VS_CONN_F_TUNNEL_TYPE_GUE;
+  const encap = 20 + (gue ? UDP_HLEN + GUE_HLEN : 0);
+  if (!decrementTtl(env, p)) return false;
+  if (!mtuOk(env, p, env.mtu - encap, false)) return false;
+  const b = env.b;
+  const inner = p.l3;
+  const innerLen = p.ipEnd - inner;
+  const l3 = inner - encap;
+  const off = l3 - 14;
+  if (off < 0) {
+    env.drops[D_UNSUPPORTED]++;
+    return false;
+  }
+  const v4 = p.af === 2;
+  const innerTos = v4 ? b[inner + 1] : ((b[inner] & 0x0f) << 4) | (b[inner + 1] >>> 4);
+  const df = v4 && env.pmtuDisc && (rd16(b, inner + 6) & IP_DF) !== 0;
+  ipv4Write(b, l3, ecnEncap(innerTos, innerTos), encap + innerLen, df ? 0 : env.ipId++, df, p.ttl,
+    gue ? IPPROTO_UDP : v4 ? IPPROTO_IPIP : IPPROTO_IPV6, env.local4, dAddr);
+  if (gue) {
+    const u = l3 + 20;
+    const sport = 32768 + (flowHash % 28232); // the default ip_local_port_range, 32768..60999
+    wr16(b, u, sport);
+    wr16(b, u + 2, tunPort);
+    wr16(b, u + 4, UDP_HLEN + GUE_HLEN + innerLen);
+    wr16(b, u + 6, 0);
+    b[u + 8] = 0; // version 0, C 0, hlen 0
+    b[u + 9] = v4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+    wr16(b, u + 10, 0);
+    if ((tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM) !== 0) {
+      const ulen = UDP_HLEN + GUE_HLEN + innerLen;
+      let c = ~csumFold(csumAdd(b, u, ulen, pseudoV4(env.local4, dAddr, IPPROTO_UDP, ulen))) & 0xffff;
+      if (c === 0) c = 0xffff;
+      wr16(b, u + 6, c);
+    }
+  }
+  env.setEthToNeigh(off, slot);
+  wr16(b, off + 12, 0x0800);
+  env.forwarded[2]++;
+  return env.push(off, 14 + encap + innerLen, 0, 0, 0, 0);
+}
