@@ -25,6 +25,10 @@ export const ERROR_CODES = {
   TSLVS_ERR_RULES_READ: 'the rules file given with --rules cannot be read',
   TSLVS_ERR_RULES_SYNTAX: 'a line of the rules file is not in ipvsadm save format',
   TSLVS_ERR_RULES_REJECTED: 'the rules file parses but the table refuses it',
+  TSLVS_ERR_HTTP_LISTEN: 'the HTTP listener (--http) cannot bind its address',
+  TSLVS_ERR_HTTP_TOKEN: 'the HTTP token file cannot be read or created, or holds no token',
+  TSLVS_ERR_HTTP_FORBIDDEN: 'an HTTP request to change the table came without the right token, or named a foreign host',
+  TSLVS_ERR_HTTP_BAD_REQUEST: 'an HTTP API request was malformed or named something that does not exist',
   TSLVS_ERR_INTERNAL: 'a bug in tslvs; the command changed nothing',
 } as const;
 
