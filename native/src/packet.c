@@ -537,7 +537,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   napi_open_handle_scope(env, &scope);
   napi_value cb, recv, arg;
   napi_get_reference_value(env, s->cb_ref, &cb);
-  napi_get_undefined(env, &recv);
+  napi_get_global(env, &recv);
   napi_create_int32(env, status, &arg);
   napi_status st = napi_make_callback(env, s->actx, recv, cb, 1, &arg, NULL);
   if (st == napi_pending_exception) {

@@ -1,0 +1,127 @@
+// The seed's director network in namespaces, for the packet dataplane's end-to-end tests:
+// one bridge; a client, a director and two real servers serving different pages. The test
+// process drives an Ipvs and the packet dataplane (its socket opened in the director's
+// namespace) directly.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Ipvs } from '../../../src/core/ipvs.js';
+import { createDataplane, type PacketDataplane } from '../../../src/dataplane/packet/index.js';
+import { Lab, nsExec, sleep } from './netns.js';
+import { newIpvs } from './table.js';
+
+const run = promisify(execFile);
+
+export type Mode = 'dr' | 'nat';
+
+export const VIP = '203.0.113.10';
+export const RS = ['198.51.100.11', '198.51.100.12'];
+
+export class DirectorLab {
+  readonly lab = new Lab();
+  readonly client: string;
+  readonly director: string;
+  readonly rs: string[];
+  readonly pages: string[] = [];
+  readonly dirs: string[] = [];
+  ipvs: Ipvs = newIpvs();
+  dp: PacketDataplane | null = null;
+  #tick: NodeJS.Timeout | null = null;
+  readonly t0 = performance.now();
+
+  constructor(readonly mode: Mode) {
+    const l = this.lab;
+    try {
+      const br = l.bridge('br');
+      this.client = l.ns('cl');
+      this.director = l.ns('dir');
+      this.rs = [l.ns('rs1'), l.ns('rs2')];
+      l.attach(this.client, 'eth0', br, 'c');
+      l.attach(this.director, 'eth0', br, 'd');
+      this.rs.forEach((ns, i) => l.attach(ns, 'eth0', br, `r${i}`));
+      nsExec(this.director, 'sysctl', '-qw', 'net.ipv4.ip_forward=0');
+      nsExec(this.director, 'ip', 'addr', 'add', '198.51.100.1/24', 'dev', 'eth0');
+      if (mode === 'dr') {
+        nsExec(this.client, 'ip', 'addr', 'add', '198.51.100.100/24', 'dev', 'eth0');
+        // The VIP is on the link: the client ARPs for it and the dataplane answers.
+        nsExec(this.client, 'ip', 'route', 'add', `${VIP}/32`, 'dev', 'eth0');
+      } else {
+        nsExec(this.director, 'ip', 'addr', 'add', '192.0.2.1/24', 'dev', 'eth0');
+        nsExec(this.client, 'ip', 'addr', 'add', '192.0.2.100/24', 'dev', 'eth0');
+        nsExec(this.client, 'ip', 'route', 'add', `${VIP}/32`, 'via', '192.0.2.1');
+      }
+      this.rs.forEach((ns, i) => {
+        nsExec(ns, 'ip', 'addr', 'add', `${RS[i]}/24`, 'dev', 'eth0');
+        if (mode === 'dr') {
+          // The seed's real-server script: VIP on lo, never answer or announce it on eth0.
+          nsExec(ns, 'ip', 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
+          nsExec(ns, 'sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2',
+            'net.ipv4.conf.eth0.arp_ignore=1', 'net.ipv4.conf.eth0.arp_announce=2');
+        } else {
+          nsExec(ns, 'ip', 'route', 'add', 'default', 'via', '198.51.100.1');
+        }
+        const dir = mkdtempSync(join(tmpdir(), 'tslvs-page-'));
+        this.dirs.push(dir);
+        const page = `real server ${i + 1}`;
+        this.pages.push(page);
+        writeFileSync(join(dir, 'index.html'), `${page}\n`);
+        l.spawnIn(ns, 'python3', ['-m', 'http.server', '80', '--bind', '0.0.0.0', '--directory', dir]);
+      });
+    } catch (err) {
+      this.cleanup();
+      throw err;
+    }
+  }
+
+  now = (): number => performance.now() - this.t0;
+
+  async start(): Promise<PacketDataplane> {
+    this.dp = (await createDataplane({
+      ipvs: this.ipvs, now: this.now,
+      settings: { interface: 'eth0', netns: this.director, localAddr: '198.51.100.1/24' },
+    })) as PacketDataplane;
+    this.#tick = setInterval(() => this.ipvs.tick(this.now()), 200);
+    await this.waitServers();
+    return this.dp;
+  }
+
+  /** Waits until both http servers answer from inside their namespaces. */
+  async waitServers(): Promise<void> {
+    for (const [i, ns] of this.rs.entries()) {
+      for (let t = 0; ; t++) {
+        try {
+          await run('ip', ['netns', 'exec', ns, 'curl', '-s', '-m', '1', `http://${RS[i]}/`]);
+          break;
+        } catch {
+          if (t > 50) throw new Error(`http server in ${ns} did not start`);
+          await sleep(100);
+        }
+      }
+    }
+  }
+
+  /** Waits until the dataplane knows the MACs of both real servers. */
+  async waitNeighbours(): Promise<void> {
+    for (let t = 0; t < 60; t++) {
+      if (this.dp!.forwarder.neigh.lookup(0xc633640b) >= 0 && this.dp!.forwarder.neigh.lookup(0xc633640c) >= 0) return;
+      await sleep(100);
+    }
+    throw new Error('real servers did not answer ARP');
+  }
+
+  async curl(): Promise<string> {
+    const { stdout } = await run('ip', ['netns', 'exec', this.client, 'curl', '-s', '-m', '5', `http://${VIP}/`]);
+    return stdout.trim();
+  }
+
+  cleanup(): void {
+    if (this.#tick) clearInterval(this.#tick);
+    void this.dp?.close();
+    this.lab.cleanup();
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+export { sleep };
