@@ -117,6 +117,12 @@ export function cmpDests(d1: DestSnapshot, d2: DestSnapshot): number {
   return d1.port - d2.port;
 }
 
+/**
+ * The protocol ipvsadm sees for a service: the kernel sends none for a fwmark service (libipvs
+ * leaves it 0), so its real servers' ports never resolve to names.
+ */
+const protoOf = (se: ServiceSnapshot): number => (se.fwmark ? 0 : se.protocol);
+
 const protocolName = (p: number): string => (p === IPPROTO_TCP ? 'TCP' : p === IPPROTO_UDP ? 'UDP' : p === IPPROTO_SCTP ? 'SCTP' : '?');
 const optionFromProtocol = (p: number): string | null =>
   (p === IPPROTO_TCP ? '-t' : p === IPPROTO_UDP ? '-u' : p === IPPROTO_SCTP ? '--sctp-service' : null);
@@ -210,7 +216,7 @@ export function serviceName(se: ServiceSnapshot, format: number, namer: Namer): 
     if (format & FMT_RULE) return se.af === AF_INET6 ? `-f ${mark} -6` : `-f ${mark}`;
     return se.af === AF_INET6 ? `FWM  ${mark} IPv6` : `FWM  ${mark}`;
   }
-  const vname = namer.addrport(addrOf(se), se.port, se.protocol);
+  const vname = namer.addrport(addrOf(se), se.port, protoOf(se));
   if (format & FMT_RULE) return `${optionFromProtocol(se.protocol) ?? '--xxx-service'} ${vname}`;
   const name = `${padR(protocolName(se.protocol), 4)} ${vname}`;
   return se.af !== AF_INET6 && name.length > 33 ? name.slice(0, 33) : name;
@@ -243,7 +249,7 @@ export function serviceEntry(se: ServiceSnapshot, format: number, namer: Namer):
 
   const dests = format & FMT_NOSORT ? se.dests : msort(se.dests, cmpDests);
   for (const e of dests) {
-    let dname = namer.addrport(addrOf(e), e.port, se.protocol);
+    let dname = namer.addrport(addrOf(e), e.port, protoOf(se));
     if (!(format & FMT_RULE) && e.af !== AF_INET6 && dname.length > 28) dname = dname.slice(0, 28);
     if (format & FMT_RULE) {
       out += ruleDestLine(svcName, dname, e);

@@ -2,9 +2,10 @@
  * -R input, split into command lines exactly as ipvsadm's config_stream_read does: tokens are
  * runs of characters other than space, tab, CR and LF (at most 4096 characters each); every
  * token that is exactly "ipvsadm" is dropped; a line ends at LF. There are no comments ("#"
- * is an ordinary token). Two quirks are kept: white space after the last token of input that
- * has no final newline throws that last line away, and a line of nothing but white space at
- * the very end stops reading.
+ * is an ordinary token). Two quirks are kept: two or more blanks after the last token of input
+ * that has no final newline throw that last line away (fscanf reads one blank with the token,
+ * then finds end of input while skipping the rest), and a line of nothing but blanks at the
+ * very end stops reading.
  */
 
 const MAX_LINE_LENGTH = 4096;
