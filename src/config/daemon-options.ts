@@ -20,8 +20,12 @@ export interface DaemonOptions {
   stateDir: string;
   /** ipvsadm save-format rules applied at start and on every reload, or null. */
   rules: string | null;
-  /** Reserved: HTTP API address (ADDR:PORT). Not provided yet. */
+  /** HTTP listener (/metrics, dashboard, API) as ADDR:PORT; null: none (--http off). */
   http: string | null;
+  /** Whether --http was given: then failing to bind stops the start; the default only logs. */
+  httpExplicit: boolean;
+  /** Token that allows changes over HTTP; null: <state-dir>/http-token (made at first start). */
+  httpToken: string | null;
   /** Reserved: keepalived.conf (-f). Not provided yet. */
   keepalivedConf: string | null;
   /** How often the core's timers run (Ipvs.tick); the estimator keeps its own 2 s cadence. */
@@ -36,7 +40,8 @@ export interface ClientOptions {
 export const DEFAULTS = Object.freeze({
   dataplane: 'proxy' as DataplaneChoice,
   rules: null,
-  http: null,
+  http: '127.0.0.1:9180',
+  httpToken: null,
   keepalivedConf: null,
   tickMs: 1000,
   rootStateDir: '/var/lib/tslvs',
@@ -44,7 +49,7 @@ export const DEFAULTS = Object.freeze({
 
 interface OptionSpec {
   flags: readonly string[];
-  key: 'dataplane' | 'socket' | 'stateDir' | 'rules' | 'http' | 'keepalivedConf';
+  key: 'dataplane' | 'socket' | 'stateDir' | 'rules' | 'http' | 'httpToken' | 'keepalivedConf';
   value: string;
   help: string;
 }
@@ -55,7 +60,8 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { flags: ['--socket'], key: 'socket', value: 'PATH', help: 'control socket (env TSLVS_SOCKET; default /run/tslvs/tslvs.sock as root, else $XDG_RUNTIME_DIR/tslvs/tslvs.sock)' },
   { flags: ['--state-dir'], key: 'stateDir', value: 'DIR', help: 'where the table is saved (env TSLVS_STATE_DIR; default /var/lib/tslvs as root, else $XDG_STATE_HOME/tslvs)' },
   { flags: ['--rules'], key: 'rules', value: 'FILE', help: 'ipvsadm -S -n rules applied at start and on every reload (SIGHUP, tslvs reload)' },
-  { flags: ['--http'], key: 'http', value: 'ADDR:PORT', help: 'HTTP API (reserved, not available yet)' },
+  { flags: ['--http'], key: 'http', value: 'ADDR:PORT|off', help: `/metrics, dashboard and API (default ${DEFAULTS.http}; port 0 picks one; off: none)` },
+  { flags: ['--http-token'], key: 'httpToken', value: 'TOKEN', help: 'token that allows changes over HTTP (default: the file <state-dir>/http-token, made at first start)' },
   { flags: ['-f', '--use-file'], key: 'keepalivedConf', value: 'FILE', help: 'keepalived.conf (reserved, not available yet)' },
 ];
 
@@ -81,15 +87,20 @@ export function parseDaemonOptions(argv: readonly string[], env: NodeJS.ProcessE
     throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Invalid value "${dataplane}" for --dataplane`,
       `expected ${DATAPLANE_CHOICES.join(', ')}`);
   }
-  if (given.http !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(given.http)) {
-    throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Invalid value "${given.http}" for --http`, 'expected ADDR:PORT, for example 127.0.0.1:9180');
+  if (given.http !== undefined && given.http !== 'off' && !/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/.test(given.http)) {
+    throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Invalid value "${given.http}" for --http`, 'expected ADDR:PORT, for example 127.0.0.1:9180 or [::1]:9180, or off');
+  }
+  if (given.httpToken !== undefined && /\s/.test(given.httpToken)) {
+    throw new TslvsError('TSLVS_ERR_BAD_OPTION', 'Invalid value for --http-token: it contains white space', 'give one word (letters, digits, punctuation)');
   }
   return Object.freeze({
     dataplane: dataplane as DataplaneChoice,
     socket: resolve(given.socket ?? defaultSocketPath(env, uid)),
     stateDir: given.stateDir !== undefined ? resolve(given.stateDir) : defaultStateDir(env, uid),
     rules: given.rules !== undefined ? resolve(given.rules) : DEFAULTS.rules,
-    http: given.http ?? DEFAULTS.http,
+    http: given.http === 'off' ? null : given.http ?? DEFAULTS.http,
+    httpExplicit: given.http !== undefined,
+    httpToken: given.httpToken ?? DEFAULTS.httpToken,
     keepalivedConf: given.keepalivedConf !== undefined ? resolve(given.keepalivedConf) : DEFAULTS.keepalivedConf,
     tickMs: DEFAULTS.tickMs,
   });

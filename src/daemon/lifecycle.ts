@@ -22,6 +22,7 @@ import type { Dataplane } from '../dataplane/dataplane.js';
 import { createDataplane } from '../dataplane/factory.js';
 import { formatError, systemErrno, TslvsError } from '../errors.js';
 import { Director } from './director.js';
+import { type Observability, startObservability } from './observe.js';
 import { handleRequest } from './requests.js';
 import { type StateFs, StateStore } from './state-store.js';
 
@@ -87,10 +88,6 @@ async function readRules(file: string): Promise<RuleEntry[]> {
 
 export async function startDaemon(options: Readonly<DaemonOptions>, deps: DaemonDeps = {}): Promise<RunningDaemon> {
   const log = deps.log ?? ((line: string) => process.stderr.write(`tslvs: ${line}\n`));
-  if (options.http !== null) {
-    throw new TslvsError('TSLVS_ERR_NOT_IMPLEMENTED', `The HTTP API ("--http ${options.http}") is not available yet`,
-      'leave --http out; use tslvsadm or "tslvs status" meanwhile');
-  }
   if (options.keepalivedConf !== null) {
     throw new TslvsError('TSLVS_ERR_NOT_IMPLEMENTED', `Reading keepalived.conf ("-f ${options.keepalivedConf}") is not available yet`,
       'leave -f out; give the virtual servers as an ipvsadm rules file with --rules FILE meanwhile');
@@ -119,6 +116,7 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
   let dataplane: Dataplane | null = deps.dataplane ?? null;
   let director: Director;
   let restored: RestoreReport;
+  let obs: Observability;
   const ipvs = new Ipvs({ random: deps.random ?? cryptoRandomU32(), startMs: performance.now() });
   try {
     dataplane ??= await createDataplane(options.dataplane, { ipvs, now: () => performance.now(), settings: {} });
@@ -128,6 +126,7 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
       const s = await director.applyRules(initialRules, options.rules);
       log(`rules "${options.rules}": ${summaryText(s)}`);
     }
+    obs = await startObservability(director, options, tslvsVersion(), log);
   } catch (err) {
     failed(err);
     await socket.close();
@@ -168,6 +167,8 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
       uptimeS: Math.floor((Date.now() - startedAt.getTime()) / 1000),
       socket: options.socket,
       stateDir: options.stateDir,
+      http: obs.httpUrl,
+      procfs: obs.procDir,
       rulesFile: options.rules,
       restored,
       lastReload,
@@ -217,6 +218,7 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
       stopping = (async () => {
         log(`stopping (${reason})`);
         clearInterval(timer);
+        await obs.close();
         await socket.close();
         await director.close();
         if (deps.handleSignals) {

@@ -246,9 +246,9 @@ test('tslvs refuses an unknown flag with one line naming the fix (exit 2), and r
   const bad = await runTslvs(['run', '--dataplane', 'kernelx']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Invalid value "kernelx" for --dataplane; expected proxy, packet, none/);
-  const dir = tempDir('lc-http');
+  const dir = tempDir('lc-reserved');
   try {
-    const h = await runTslvs(['run', '--dataplane', 'none', '--socket', join(dir, 's'), '--state-dir', dir, '--http', '127.0.0.1:9180']);
+    const h = await runTslvs(['run', '--dataplane', 'none', '--socket', join(dir, 's'), '--state-dir', dir, '-f', join(dir, 'keepalived.conf')]);
     assert.equal(h.code, 1);
     assert.match(h.stderr, /TSLVS_ERR_NOT_IMPLEMENTED/);
     assert.equal(existsSync(join(dir, 's')), false);
