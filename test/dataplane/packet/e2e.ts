@@ -75,6 +75,14 @@ export class DirectorLab {
     }
   }
 
+  /** Starts another http server in real server i on `port`, serving `page`. */
+  serve(i: number, port: number, page: string): void {
+    const dir = mkdtempSync(join(tmpdir(), 'tslvs-page-'));
+    this.dirs.push(dir);
+    writeFileSync(join(dir, 'index.html'), `${page}\n`);
+    this.lab.spawnIn(this.rs[i], 'python3', ['-m', 'http.server', String(port), '--bind', '0.0.0.0', '--directory', dir]);
+  }
+
   now = (): number => performance.now() - this.t0;
 
   async start(): Promise<PacketDataplane> {

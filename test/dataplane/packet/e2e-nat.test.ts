@@ -1,0 +1,71 @@
+// NAT end to end (root): the client on 192.0.2.0/24, the real servers on 198.51.100.0/24 with the
+// director as their gateway, all on one bridge; the director's own kernel forwards nothing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DirectorLab, RS, VIP } from './e2e.js';
+import { isRoot, nsExec } from './netns.js';
+import { addService } from './table.js';
+
+const skip = isRoot() ? false : 'needs root (network namespaces, AF_PACKET)';
+
+test('NAT (root): curl alternates between the real servers, replies come back from the VIP', { skip, timeout: 60_000 }, async () => {
+  const lab = new DirectorLab('nat');
+  try {
+    const dp = await lab.start();
+    await dp.apply(addService(lab.ipvs, 'tcp', VIP, 80, 'rr', [
+      { addr: RS[0], method: 'masq' }, { addr: RS[1], method: 'masq' },
+    ]));
+    await lab.waitNeighbours();
+    const got: string[] = [];
+    for (let i = 0; i < 4; i++) got.push(await lab.curl());
+    assert.deepEqual(got, [lab.pages[1], lab.pages[0], lab.pages[1], lab.pages[0]]);
+    // The director saw both directions: replies are counted (OutPkts) and drove the OUTPUT states.
+    const svc = lab.ipvs.table.services()[0];
+    for (const d of svc.dests()) assert.ok(d.stats.outpkts > 0, `${d.addr.toString()} replies counted`);
+    for (const c of lab.ipvs.listConns(lab.now())) assert.ok(['TIME_WAIT', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'CLOSE'].includes(c.state), c.state);
+    // Replies were rewritten and sent on by the dataplane itself.
+    assert.ok(dp.forwarder.env.forwarded[4] > 0);
+  } finally {
+    lab.cleanup();
+  }
+});
+
+test('NAT (root): wlc with weights 1 and 2 sends two of every three connections to the weight-2 server', { skip, timeout: 60_000 }, async () => {
+  const lab = new DirectorLab('nat');
+  try {
+    const dp = await lab.start();
+    await dp.apply(addService(lab.ipvs, 'tcp', VIP, 80, 'wlc', [
+      { addr: RS[0], method: 'masq', weight: 1 }, { addr: RS[1], method: 'masq', weight: 2 },
+    ]));
+    await lab.waitNeighbours();
+    const got: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      got.push(await lab.curl());
+      for (let t = 0; t < 50 && lab.ipvs.table.services()[0].dests().some((d) => d.activeConns > 0); t++) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(got, [1, 0, 1, 1, 0, 1].map((i) => lab.pages[i]));
+  } finally {
+    lab.cleanup();
+  }
+});
+
+test('NAT (root): a destination on another port (:8080) is reached through port translation', { skip, timeout: 60_000 }, async () => {
+  const lab = new DirectorLab('nat');
+  try {
+    lab.serve(1, 8080, 'real server 2 on 8080');
+    const dp = await lab.start();
+    await dp.apply(addService(lab.ipvs, 'tcp', VIP, 80, 'rr', [
+      { addr: RS[0], method: 'masq' }, { addr: RS[1], port: 8080, method: 'masq' },
+    ]));
+    await lab.waitNeighbours();
+    for (let t = 0; t < 50; t++) {
+      try { nsExec(lab.rs[1], 'curl', '-s', '-m', '1', `http://${RS[1]}:8080/`); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+    }
+    const got = [await lab.curl(), await lab.curl()];
+    assert.deepEqual(got, ['real server 2 on 8080', lab.pages[0]]);
+    const c = lab.ipvs.listConns(lab.now()).find((x) => x.daddr === RS[1]);
+    assert.equal(c?.dport, 8080);
+  } finally {
+    lab.cleanup();
+  }
+});
