@@ -93,6 +93,7 @@ export function formatFacts(st: Record<string, unknown>): string {
     `socket ${String(st.socket)}; state ${String(st.stateFile ?? '-')}; rules ${String(st.rulesFile ?? '-')}`,
     `${String(st.services)} services, ${String(st.dests)} real servers, ${String(st.commits)} changes since start`,
   ];
+  if (typeof st.http === 'string') lines.push(`dashboard and /metrics on ${st.http}; /proc files in ${String(st.procfs ?? '-')}`);
   if (st.lastSaveError) lines.push(`last save failed: ${String(st.lastSaveError)}`);
   const r = st.lastReload as { at?: string; result?: string } | null | undefined;
   if (r) lines.push(`last reload ${String(r.at)}: ${String(r.result)}`);
