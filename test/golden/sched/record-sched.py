@@ -302,7 +302,7 @@ class Case:
 
     def dests(self):
         """Every service's destinations in list order with weight and connection counters."""
-        for s in read_services():
+        for s in sorted(read_services(), key=lambda s: s['id']):  # /proc lists them in hash order
             ds = ' '.join('%s/w%d/a%d/i%d' % (fmt_addr(d['addr'], d['port']), d['weight'], d['active'], d['inact'])
                           for d in s['dests'])
             self.lines.append('dests %s %s => %s' % (s['id'], s['sched'], ds or '-'))
