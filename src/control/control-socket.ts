@@ -88,9 +88,17 @@ export class ControlSocket {
         if (this.#closing && state.busy === 0) sock.end();
       });
     };
+    const tooLong = () => {
+      sock.end(`${JSON.stringify(errorResponse(new TslvsError('TSLVS_ERR_PROTOCOL',
+        `Request longer than ${max} bytes`, 'send the batch in several requests')))}\n`);
+      chunks = [];
+      size = 0;
+    };
     sock.on('data', (b: Buffer) => {
+      if (sock.writableEnded) return;
       let start = 0;
       for (let nl = b.indexOf(0x0a); nl >= 0; nl = b.indexOf(0x0a, start)) {
+        if (size + nl - start > max) return tooLong();
         chunks.push(b.subarray(start, nl));
         const line = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
         chunks = [];
@@ -101,12 +109,7 @@ export class ControlSocket {
       if (start < b.length) {
         chunks.push(b.subarray(start));
         size += b.length - start;
-        if (size > max) {
-          sock.end(`${JSON.stringify(errorResponse(new TslvsError('TSLVS_ERR_PROTOCOL',
-            `Request longer than ${max} bytes`, 'send the batch in several requests')))}\n`);
-          chunks = [];
-          size = 0;
-        }
+        if (size > max) tooLong();
       }
     });
     sock.on('error', () => undefined);
