@@ -12,6 +12,7 @@ export const INDEX_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tslvs</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/uPlot.min.css">
 <link rel="stylesheet" href="/assets/app.css">
 <script src="/assets/uPlot.iife.min.js"></script>
@@ -91,7 +92,7 @@ tr.svc td:first-child { font-family: ui-monospace, monospace; }
 td.actions input { width: 5em; }
 td.actions button { margin-left: 4px; }
 #conns td { font-family: ui-monospace, monospace; font-size: 13px; }
-footer { padding: 8px 20px; color: var(--muted); border-top: 1px solid var(--line); background: #fff; position: sticky; bottom: 0; }
+footer { padding: 8px 20px; color: var(--muted); border-top: 1px solid var(--line); background: #fff; }
 #message.error { color: var(--bad); }
 #message.ok { color: var(--ok); }
 `;
