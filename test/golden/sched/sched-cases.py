@@ -1206,3 +1206,72 @@ def _(c):
         add6(c, v, i)
     for x in ['2001:db8:c::1', '2001:db8:c::ffff:1', '2001:db8:c:1::1', '2001:db8:c:2::5', '2001:db8:c:1::9', '2001:db8:c::7']:
         c.udp(x, p.take(), '2001:db8:2::1', 53)
+
+
+# ---------------------------------------------------------------------------------------------
+# many flows: the hash tables seen through hundreds of keys
+
+def spread_clients(n):
+    """n client addresses spread over 203.0.113.0/24 and 198.51.100.128/25."""
+    out = ['203.0.113.%d' % (1 + i) for i in range(min(n, 250))]
+    out += ['198.51.100.%d' % (128 + i) for i in range(n - len(out))]
+    return out
+
+
+@case('sh-many', 'sh: 240 clients over weights 1,2,3,4 and an edit')
+def _(c):
+    svc(c, U53, 'sh')
+    for i, w in enumerate([1, 2, 3, 4]):
+        add(c, U53, rs(i), w)
+    for x in spread_clients(240):
+        c.udp(x, 5000, VIP, 53)
+    edit(c, U53, rs(1), 5)
+    for x in spread_clients(120):
+        c.udp(x, 5001, VIP, 53)
+
+
+@case('mh-many', 'mh -b mh-fallback: 240 clients over weights 3,5,7,1, then one destination quiesced')
+def _(c):
+    svc(c, U53, 'mh', '-b mh-fallback')
+    for i, w in enumerate([3, 5, 7, 1]):
+        add(c, U53, rs(i), w)
+    for x in spread_clients(240):
+        c.udp(x, 5000, VIP, 53)
+    edit(c, U53, rs(2), 0)
+    for x in spread_clients(120):
+        c.udp(x, 5001, VIP, 53)
+
+
+@case('dh-many', 'dh: 10 destinations, 96 destination addresses (fwmark service)')
+def _(c):
+    p = Ports()
+    svc(c, FW, 'dh')
+    for i in range(10):
+        add(c, FW, '198.51.100.%d' % (20 + i), 1 + i % 3)
+    for i in range(96):
+        c.udp(CLI, p.take(), '192.0.2.%d' % (100 + i), 53, mark=5)
+
+
+@case('lblcr-many-vips', 'lblcr: 40 destination addresses, three rounds of SYNs, servers of weight 1,2,3')
+def _(c):
+    p = Ports()
+    svc(c, FW, 'lblcr')
+    add(c, FW, A, 1)
+    add(c, FW, B, 2)
+    add(c, FW, C, 3)
+    vips = ['192.0.2.%d' % (100 + i) for i in range(40)]
+    for k in range(3):
+        for v in vips:
+            c.tcp(CLI, p.take(), v, 80, 'S', mark=5)
+
+
+@case('rr-fwmark-persist', 'rr -p on a fwmark service: one template per client for every address, port and protocol')
+def _(c):
+    p = Ports()
+    svc(c, '-f 7', 'rr', '-p 60')
+    add(c, '-f 7', A)
+    add(c, '-f 7', B)
+    for x in clients(4):
+        c.tcp(x, p.take(), '192.0.2.10', 80, 'S', mark=7)
+        c.udp(x, p.take(), '192.0.2.11', 53, mark=7)
+        c.tcp(x, p.take(), '192.0.2.12', 443, 'S', mark=7)
