@@ -56,9 +56,12 @@ export function request(req: Request, opts: RequestOptions = {}): Promise<Respon
           'use a tslvs CLI of the same version as the daemon'));
       }
     });
-    sock.on('end', () => finish(new TslvsError('TSLVS_ERR_PROTOCOL',
+    const hungUp = () => finish(new TslvsError('TSLVS_ERR_PROTOCOL',
       `The daemon on "${path}" closed the connection without answering "${req.type}"`,
-      'read the daemon\'s log for the reason, then retry')));
+      'read the daemon\'s log for the reason, then retry'));
+    sock.on('end', hungUp);
+    // A reset while writing may close the socket without an 'end'; 'error' comes first if any.
+    sock.on('close', () => setImmediate(hungUp));
     sock.on('error', (err) => finish(connectError(path, err)));
   });
 }
