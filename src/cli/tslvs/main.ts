@@ -11,6 +11,7 @@ import { formatError, TslvsError } from '../../errors.js';
 import { request } from '../control-client.js';
 import { runDemo } from './demo.js';
 import { formatFacts, formatTable } from './status.js';
+import { runTop } from './top.js';
 
 const EXIT_FAIL = 1;
 const EXIT_USAGE = 2;
@@ -26,6 +27,8 @@ function usage(): string {
     '  status [--socket P]  show the daemon and its table (exit 3 if not running)',
     '  reload [--socket P]  re-read --rules and apply only the difference (also: SIGHUP)',
     '  stop [--socket P]    stop the daemon and wait until it has stopped',
+    '  top [--socket P] [--interval S] [--sort cps|bytes|conns|name] [--once]',
+    '                       live view of services and real servers (q quits)',
     '  demo                 a guided dry run (not yet)',
     '  help, version',
     '',
@@ -119,6 +122,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'status': return await statusCmd(rest);
       case 'reload': return await reloadCmd(rest);
       case 'stop': return await stopCmd(rest);
+      case 'top': return await runTop(rest);
       case 'demo': return await runDemo(rest);
       case 'help': case '--help': case '-h':
         process.stdout.write(usage());
@@ -133,7 +137,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(usage());
         return EXIT_USAGE;
       default:
-        throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Unknown command "${sub}"`, 'use one of run, status, reload, stop, demo, help');
+        throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Unknown command "${sub}"`, 'use one of run, status, reload, stop, top, demo, help');
     }
   } catch (err) {
     process.stderr.write(`${formatError(err)}\n`);
