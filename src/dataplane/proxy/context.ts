@@ -1,0 +1,178 @@
+/**
+ * What every listener, TCP session and UDP flow of one proxy dataplane shares: the core, the
+ * clock, the settings, the buffer pool, one reusable Flow, the map from core entries to the
+ * sockets relaying them (so that an entry's expiry closes them), the connect deadlines, the
+ * quarantine of unreachable real servers, and the counters behind Dataplane.stats().
+ */
+import type { Dest } from '../../core/dest.js';
+import { TSLVS_DEST_F_UNREACHABLE } from '../../core/dest.js';
+import { Flow } from '../../core/flow.js';
+import {
+  type Ipvs, VERDICT_ACCEPT, VERDICT_DROP, VERDICT_NO_DEST, VERDICT_NOT_OURS, VERDICT_TABLE_FULL,
+} from '../../core/ipvs.js';
+import { BufferPool } from './buffer-pool.js';
+import type { ProxySettings } from './settings.js';
+import type { Uv, WriteReq } from './uv.js';
+
+/** Something relaying one core entry: closed when the entry expires. */
+export interface EntryOwner {
+  /** The core entry timed out (or was flushed): drop the sockets, the entry is gone. */
+  expired(): void;
+}
+
+/** A session waiting for its connect to complete. */
+export interface Connecting {
+  /** Non-zero while connecting; the value is the deadline it was queued with. */
+  connectDeadlineMs: number;
+  connectTimedOut(nowMs: number): void;
+}
+
+/** Drop reasons shown by Dataplane.stats(). */
+export interface DropCounters {
+  /** The scheduler found no destination (ip_vs_leave: the kernel sends ICMP port unreachable; we reset). */
+  noDest: number;
+  /** The core dropped the packet (entry of a deleted destination, drop_packet defense). */
+  dropped: number;
+  /** The connection table is full (maxConns). */
+  tableFull: number;
+  /** Every attempt to connect to a real server failed. */
+  connectFailed: number;
+  /** The service matched but the core would not create an entry (FTP data port rule, ...). */
+  notScheduled: number;
+  /** accept(2) failed (EMFILE, ENFILE, ENOBUFS). */
+  acceptFailed: number;
+  /** A UDP datagram could not be relayed (socket error, send failure). */
+  udpErrors: number;
+}
+
+export class ProxyContext {
+  readonly ipvs: Ipvs;
+  readonly now: () => number;
+  readonly settings: Readonly<ProxySettings>;
+  readonly uv: Uv;
+  readonly pool: BufferPool;
+  /** Filled and passed to the core per new connection or datagram; never kept. */
+  readonly flow = new Flow();
+  /** Core entry (slot) → the session or UDP flow relaying it. */
+  readonly owners = new Map<number, EntryOwner>();
+  readonly drops: DropCounters = {
+    noDest: 0, dropped: 0, tableFull: 0, connectFailed: 0, notScheduled: 0, acceptFailed: 0, udpErrors: 0,
+  };
+  /** The write request the next write uses; replaced only when a write goes async (it then belongs to that write). */
+  spareWrite: WriteReq;
+  /** Live TCP sessions and UDP flows. */
+  activeFlows = 0;
+  /** Connect attempts that failed (each retry counts). */
+  connectFailures = 0;
+  /** New connections that succeeded only after a retry. */
+  redispatched = 0;
+
+  // Connect deadlines in queue order: the timeout is the same for all, so deadlines only grow.
+  #cq: Connecting[] = [];
+  #cqAt: number[] = [];
+  #cqHead = 0;
+
+  /** Quarantined real servers and when their quarantine ends. */
+  readonly #quarantine = new Map<Dest, number>();
+  readonly #destText = new WeakMap<Dest, string>();
+
+  constructor(ipvs: Ipvs, now: () => number, settings: Readonly<ProxySettings>, uv: Uv) {
+    this.ipvs = ipvs;
+    this.now = now;
+    this.settings = settings;
+    this.uv = uv;
+    this.pool = new BufferPool(settings.bufferSize, settings.bulkBufferSize, settings.poolMax);
+    this.spareWrite = new uv.WriteWrap();
+  }
+
+  /** Count a verdict other than VERDICT_FORWARD for a new flow. */
+  countVerdict(v: number): void {
+    const d = this.drops;
+    switch (v) {
+      case VERDICT_NO_DEST: d.noDest++; break;
+      case VERDICT_DROP: d.dropped++; break;
+      case VERDICT_TABLE_FULL: d.tableFull++; break;
+      case VERDICT_ACCEPT:
+      case VERDICT_NOT_OURS:
+      default: d.notScheduled++; break;
+    }
+  }
+
+  /** The real server's address as connect() takes it, computed once per Dest. */
+  destText(d: Dest): string {
+    let s = this.#destText.get(d);
+    if (s === undefined) {
+      s = d.addr.toString();
+      this.#destText.set(d, s);
+    }
+    return s;
+  }
+
+  /** Queue a connect deadline (now + connectTimeoutMs); returns it. */
+  watchConnect(c: Connecting, nowMs: number): number {
+    const at = nowMs + this.settings.connectTimeoutMs;
+    this.#cq.push(c);
+    this.#cqAt.push(at);
+    return at;
+  }
+
+  /** A real server did not accept a connection: skip it in every scheduler for quarantineMs. */
+  markUnreachable(d: Dest, nowMs: number): void {
+    if (this.settings.quarantineMs === 0) return;
+    d.flags |= TSLVS_DEST_F_UNREACHABLE;
+    this.#quarantine.set(d, nowMs + this.settings.quarantineMs);
+  }
+
+  /** A connect to `d` succeeded: end its quarantine at once. */
+  markReachable(d: Dest): void {
+    if (d.flags & TSLVS_DEST_F_UNREACHABLE) {
+      d.flags &= ~TSLVS_DEST_F_UNREACHABLE;
+      this.#quarantine.delete(d);
+    }
+  }
+
+  get quarantined(): number {
+    return this.#quarantine.size;
+  }
+
+  /** Connect timeouts and quarantine ends; run every housekeepingMs. */
+  housekeeping(nowMs: number): void {
+    const q = this.#cq;
+    const at = this.#cqAt;
+    let h = this.#cqHead;
+    while (h < q.length && at[h] <= nowMs) {
+      const c = q[h];
+      const deadline = at[h];
+      q[h] = undefined as unknown as Connecting;
+      h++;
+      if (c.connectDeadlineMs === deadline) c.connectTimedOut(nowMs);
+    }
+    if (h === q.length) {
+      q.length = 0;
+      at.length = 0;
+      h = 0;
+    } else if (h > 4096 && h * 2 > q.length) {
+      q.splice(0, h);
+      at.splice(0, h);
+      h = 0;
+    }
+    this.#cqHead = h;
+    for (const [d, until] of this.#quarantine) {
+      if (until <= nowMs) {
+        d.flags &= ~TSLVS_DEST_F_UNREACHABLE;
+        this.#quarantine.delete(d);
+      }
+    }
+  }
+
+  /** Forget quarantines (dataplane closed): the flag must not outlive its owner. */
+  clearQuarantine(): void {
+    for (const d of this.#quarantine.keys()) d.flags &= ~TSLVS_DEST_F_UNREACHABLE;
+    this.#quarantine.clear();
+  }
+
+  /** Drop a removed destination's quarantine. */
+  forgetDest(d: Dest): void {
+    if (this.#quarantine.delete(d)) d.flags &= ~TSLVS_DEST_F_UNREACHABLE;
+  }
+}

@@ -1,0 +1,520 @@
+/**
+ * One relayed TCP connection: the client's socket, the real server's socket and the core entry
+ * (IPVS connection) between them. LVS masquerading done as a full proxy.
+ *
+ * The core's TCP state machine is driven with the socket events as IPVS sees the packets of a
+ * NAT connection (ip_vs_proto_tcp.c, directions INPUT = client→server, OUTPUT = server→client):
+ *   accept                    → INPUT SYN (inPacket: lookup, schedule, new entry: SYN_RECV)
+ *   real server connected     → OUTPUT SYN+ACK, then INPUT ACK (the client's handshake ACK,
+ *                               already received by the kernel before accept): ESTABLISHED
+ *   a read of n bytes         → ACK with len = n, in its direction
+ *   end of stream (FIN)       → FIN in its direction (half-close: the other way stays open)
+ *   reset / read or write error → RST in the failing side's direction
+ *   connect refused/timed out → OUTPUT RST (entry to CLOSE), then a new INPUT SYN, which
+ *                               conn_reuse_mode reschedules (ip_vs_in_hook is_new_conn_expected)
+ * so ActiveConn/InActConn, the timers and the counters behave as with IPVS. The entry outlives
+ * the sockets (TIME_WAIT, 120 s), as in the kernel; its expiry while the sockets are open is the
+ * idle timeout (--set tcp/tcpfin, or the state's fixed timeout) and resets both sockets.
+ *
+ * The relay: each socket reads into a buffer of its own (pooled); the bytes are written from that
+ * same buffer to the other socket. A write the kernel takes at once (the common case) leaves the
+ * buffer free for the next read; a write that has to wait stops reading on the source until it
+ * completes (backpressure), so each direction holds at most one buffer of data in user space.
+ */
+import { AF_INET6 } from '../../core/addr.js';
+import type { Dest } from '../../core/dest.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../core/flow.js';
+import { VERDICT_FORWARD } from '../../core/ipvs.js';
+import type { Connecting, EntryOwner, ProxyContext } from './context.js';
+import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol.js';
+import type { TcpListener } from './tcp-listener.js';
+import { type ConnectReq, type ShutdownReq, type TcpHandle, UV_EOF, type WriteReq } from './uv.js';
+
+const DIR_IN = 0;
+const DIR_OUT = 1;
+
+// Session flag bits.
+const CONNECTING = 0x001;
+const RELAYING = 0x002;
+const CLIENT_EOF = 0x004;
+const BACKEND_EOF = 0x008;
+/** An async write to the real server is pending (client reads stopped). */
+const C2B_PENDING = 0x010;
+/** An async write to the client is pending (real server reads stopped). */
+const B2C_PENDING = 0x020;
+const CLIENT_SHUT = 0x040;
+const BACKEND_SHUT = 0x080;
+const CLOSED = 0x100;
+
+/** Handles and requests carry their session in an own property (as Node's owner_symbol). */
+type SHandle = TcpHandle & { session: Session | null };
+type SWrite = WriteReq & { session: Session | null };
+type SShutdown = ShutdownReq & { session: Session | null };
+type SConnect = ConnectReq & { session: Session | null };
+
+export class Session implements EntryOwner, Connecting {
+  readonly ctx: ProxyContext;
+  readonly listener: TcpListener;
+  readonly client: SHandle;
+  backend: SHandle | null = null;
+  /** The core entry, or -1 once it is gone (expired, or taken over by a newer session). */
+  conn: number;
+  dest: Dest;
+  flags = 0;
+  /** Read buffers; a buffer pinned by a pending write is released when the write completes. */
+  cBuf: Buffer | null = null;
+  bBuf: Buffer | null = null;
+  /** A buffer replaced while pinned, released when its write completes. */
+  cOld: Buffer | null = null;
+  bOld: Buffer | null = null;
+  connectDeadlineMs = 0;
+  attempts = 0;
+  // The client as the flow saw it, kept for retries and the PROXY header.
+  readonly caddr: string;
+  readonly cport: number;
+  readonly c0: number;
+  readonly c1: number;
+  readonly c2: number;
+  readonly c3: number;
+
+  constructor(ctx: ProxyContext, l: TcpListener, client: TcpHandle, conn: number, dest: Dest, caddr: string, cport: number) {
+    this.ctx = ctx;
+    this.listener = l;
+    this.client = client as SHandle;
+    this.client.session = this;
+    this.conn = conn;
+    this.dest = dest;
+    this.caddr = caddr;
+    this.cport = cport;
+    const f = ctx.flow;
+    this.c0 = f.s0;
+    this.c1 = f.s1;
+    this.c2 = f.s2;
+    this.c3 = f.s3;
+  }
+
+  /** Connect to the scheduled real server. */
+  connect(nowMs: number): void {
+    const ctx = this.ctx;
+    const uv = ctx.uv;
+    const d = this.dest;
+    const h = new uv.TCP(uv.SOCKET) as SHandle;
+    h.session = this;
+    const req = new uv.TCPConnectWrap() as SConnect;
+    req.oncomplete = onConnect;
+    req.session = this;
+    const port = ctx.ipvs.connDport(this.conn);
+    const addr = ctx.destText(d);
+    const err = d.af === AF_INET6 ? h.connect6(req, addr, port) : h.connect(req, addr, port);
+    if (err !== 0) {
+      h.close();
+      this.connectFailed(nowMs);
+      return;
+    }
+    this.backend = h;
+    this.flags |= CONNECTING;
+    this.connectDeadlineMs = ctx.watchConnect(this, nowMs);
+  }
+
+  connectTimedOut(nowMs: number): void {
+    const h = this.backend;
+    this.flags &= ~CONNECTING;
+    this.connectDeadlineMs = 0;
+    this.backend = null;
+    if (h !== null) {
+      h.session = null;
+      h.close(); // the pending connect completes with ECANCELED; onConnect ignores it
+    }
+    this.connectFailed(nowMs);
+  }
+
+  /**
+   * The real server refused, was unreachable or did not answer: quarantine it, tell the core
+   * what IPVS would have seen (the server's RST: SYN_RECV → CLOSE) and schedule again, as a
+   * client's retransmitted SYN would be rescheduled; give up after `retries`.
+   */
+  connectFailed(nowMs: number): void {
+    const ctx = this.ctx;
+    const ipvs = ctx.ipvs;
+    ctx.connectFailures++;
+    ctx.markUnreachable(this.dest, nowMs);
+    if (this.conn >= 0) ipvs.packetOnConn(this.conn, DIR_OUT, TCP_RST, 0, nowMs);
+    while (this.attempts < ctx.settings.retries) {
+      this.attempts++;
+      const f = ctx.flow;
+      const l = this.listener;
+      f.af = l.af;
+      f.protocol = 6;
+      f.fwmark = 0;
+      f.s0 = this.c0; f.s1 = this.c1; f.s2 = this.c2; f.s3 = this.c3;
+      f.sport = this.cport;
+      f.d0 = l.v0; f.d1 = l.v1; f.d2 = l.v2; f.d3 = l.v3;
+      f.dport = l.port;
+      f.tcpFlags = TCP_SYN;
+      f.len = 0;
+      const v = ipvs.inPacket(f, nowMs);
+      const d = ipvs.curDest;
+      if (v !== VERDICT_FORWARD || d === null) {
+        ctx.countVerdict(v);
+        break;
+      }
+      this.setConn(ipvs.curConn);
+      this.dest = d;
+      this.connect(nowMs);
+      return;
+    }
+    ctx.drops.connectFailed++;
+    this.abort();
+  }
+
+  setConn(conn: number): void {
+    if (conn === this.conn) return;
+    const owners = this.ctx.owners;
+    if (this.conn >= 0 && owners.get(this.conn) === this) owners.delete(this.conn);
+    this.conn = conn;
+    const prev = owners.get(conn);
+    // An entry reused while its previous connection still drains: the old one stops reporting.
+    if (prev !== undefined && prev !== this && prev instanceof Session) prev.conn = -1;
+    owners.set(conn, this);
+  }
+
+  /** Connected: finish the handshake in the core, send the PROXY header, start relaying. */
+  connected(nowMs: number): void {
+    const ctx = this.ctx;
+    const ipvs = ctx.ipvs;
+    const b = this.backend as SHandle;
+    const c = this.client;
+    this.flags = (this.flags & ~CONNECTING) | RELAYING;
+    this.connectDeadlineMs = 0;
+    ctx.markReachable(this.dest);
+    if (this.attempts > 0) ctx.redispatched++;
+    if (this.conn >= 0) {
+      ipvs.packetOnConn(this.conn, DIR_OUT, TCP_SYN | TCP_ACK, 0, nowMs);
+      ipvs.packetOnConn(this.conn, DIR_IN, TCP_ACK, 0, nowMs);
+    }
+    c.setNoDelay(true);
+    b.setNoDelay(true);
+    const pool = ctx.pool;
+    this.cBuf = pool.small();
+    this.bBuf = pool.small();
+    c.useUserBuffer(this.cBuf);
+    b.useUserBuffer(this.bBuf);
+    c.onread = onClientRead;
+    b.onread = onBackendRead;
+    const pp = this.dest.proxyProtocol;
+    if (pp === 1 || pp === 2) {
+      if (!this.#sendProxyHeader(pp)) return;
+    }
+    if (!(this.flags & C2B_PENDING)) c.readStart();
+    b.readStart();
+  }
+
+  /** Returns false when the session ended (write error). */
+  #sendProxyHeader(version: number): boolean {
+    const l = this.listener;
+    const hdr = version === 1
+      ? encodeProxyV1(l.af, this.caddr, l.vaddrText, this.cport, l.port)
+      : encodeProxyV2(l.af, this.c0, this.c1, this.c2, this.c3, l.v0, l.v1, l.v2, l.v3, this.cport, l.port);
+    const req = new this.ctx.uv.WriteWrap() as SWrite;
+    req.oncomplete = onHeaderWritten;
+    req.session = this;
+    const err = (this.backend as SHandle).writeBuffer(req, hdr);
+    if (err !== 0) {
+      this.#backendFailed(err);
+      return false;
+    }
+    if (this.ctx.uv.state[this.ctx.uv.kLastWriteWasAsync] !== 0) this.flags |= C2B_PENDING;
+    return true;
+  }
+
+  /** Client sent FIN. */
+  clientEof(): void {
+    const ipvs = this.ctx.ipvs;
+    this.flags |= CLIENT_EOF;
+    if (this.conn >= 0) ipvs.packetOnConn(this.conn, DIR_IN, TCP_FIN | TCP_ACK, 0, this.ctx.now());
+    if (this.flags & BACKEND_EOF) {
+      this.#finishWhenFlushed();
+      return;
+    }
+    this.#shutdown(this.backend as SHandle, BACKEND_SHUT);
+  }
+
+  /** Real server sent FIN. */
+  backendEof(): void {
+    const ipvs = this.ctx.ipvs;
+    this.flags |= BACKEND_EOF;
+    if (this.conn >= 0) ipvs.packetOnConn(this.conn, DIR_OUT, TCP_FIN | TCP_ACK, 0, this.ctx.now());
+    if (this.flags & CLIENT_EOF) {
+      this.#finishWhenFlushed();
+      return;
+    }
+    this.#shutdown(this.client, CLIENT_SHUT);
+  }
+
+  /** shutdown(SHUT_WR) after the pending writes (uv_shutdown waits for them). */
+  #shutdown(h: SHandle, bit: number): void {
+    const req = new this.ctx.uv.ShutdownWrap() as SShutdown;
+    req.oncomplete = onShutdown;
+    req.session = this;
+    this.flags |= bit;
+    if (h.shutdown(req) !== 0) this.abort();
+  }
+
+  /** Both sides sent FIN: close both once our writes are out (close(2) sends the FIN after the queued data). */
+  #finishWhenFlushed(): void {
+    if (!(this.flags & (C2B_PENDING | B2C_PENDING))) this.close();
+  }
+
+  /** A write completed or a shutdown finished: continue. */
+  afterWrite(): void {
+    if ((this.flags & (CLIENT_EOF | BACKEND_EOF)) === (CLIENT_EOF | BACKEND_EOF)) this.#finishWhenFlushed();
+  }
+
+  /** The client reset or failed: pass the reset on. */
+  clientFailed(_err: number): void {
+    if (this.conn >= 0) this.ctx.ipvs.packetOnConn(this.conn, DIR_IN, TCP_RST, 0, this.ctx.now());
+    this.abort();
+  }
+
+  #backendFailed(_err: number): void {
+    if (this.conn >= 0) this.ctx.ipvs.packetOnConn(this.conn, DIR_OUT, TCP_RST, 0, this.ctx.now());
+    this.abort();
+  }
+
+  backendFailed(err: number): void {
+    this.#backendFailed(err);
+  }
+
+  /** The core entry expired (idle timeout, expire_nodest_conn): reset both sides. */
+  expired(): void {
+    this.conn = -1;
+    this.abort();
+  }
+
+  /** Orderly end: close both sockets (FIN). */
+  close(): void {
+    if (this.flags & CLOSED) return;
+    this.#end(false);
+  }
+
+  /** Abortive end: reset both sockets. */
+  abort(): void {
+    if (this.flags & CLOSED) return;
+    this.#end(true);
+  }
+
+  #end(reset: boolean): void {
+    const ctx = this.ctx;
+    const flags = this.flags;
+    this.flags = flags | CLOSED;
+    this.connectDeadlineMs = 0;
+    ctx.activeFlows--;
+    if (this.conn >= 0 && ctx.owners.get(this.conn) === this) ctx.owners.delete(this.conn);
+    const c = this.client;
+    const b = this.backend;
+    c.session = null;
+    // uv_tcp_close_reset refuses while a shutdown is pending: close those normally.
+    if (reset && !(flags & CLIENT_SHUT)) c.reset();
+    else c.close();
+    if (b !== null) {
+      b.session = null;
+      if (reset && !(flags & BACKEND_SHUT)) b.reset();
+      else b.close();
+    }
+    // Buffers pinned by a pending write come back when the write completes (ECANCELED).
+    const pool = ctx.pool;
+    if (!(flags & C2B_PENDING)) {
+      if (this.cBuf !== null) pool.release(this.cBuf);
+      this.cBuf = null;
+    }
+    if (!(flags & B2C_PENDING)) {
+      if (this.bBuf !== null) pool.release(this.bBuf);
+      this.bBuf = null;
+    }
+  }
+}
+
+// ---- libuv callbacks: module functions, `this` is the handle or request ----
+
+function onConnect(this: SConnect, status: number, handle: TcpHandle): void {
+  const s = this.session;
+  this.session = null;
+  if (s === null || (s.flags & CLOSED) || s.backend !== handle || !(s.flags & CONNECTING)) return;
+  const nowMs = s.ctx.now();
+  if (status < 0) {
+    s.flags &= ~CONNECTING;
+    s.connectDeadlineMs = 0;
+    s.backend = null;
+    (handle as SHandle).session = null;
+    handle.close();
+    s.connectFailed(nowMs);
+    return;
+  }
+  s.connected(nowMs);
+}
+
+function onHeaderWritten(this: SWrite, status: number): void {
+  const s = this.session;
+  this.session = null;
+  if (s === null) return;
+  s.flags &= ~C2B_PENDING;
+  if (s.flags & CLOSED) {
+    if (s.cBuf !== null) s.ctx.pool.release(s.cBuf);
+    s.cBuf = null;
+    return;
+  }
+  if (status < 0) {
+    s.backendFailed(status);
+    return;
+  }
+  s.client.readStart();
+}
+
+function onClientRead(this: SHandle): Uint8Array | undefined {
+  const s = this.session;
+  if (s === null) return undefined;
+  const ctx = s.ctx;
+  const uv = ctx.uv;
+  const n = uv.state[uv.kReadBytesOrError];
+  if (n > 0) {
+    if (s.conn >= 0) ctx.ipvs.packetOnConn(s.conn, DIR_IN, TCP_ACK, n, ctx.now());
+    const buf = s.cBuf as Buffer;
+    const req = ctx.spareWrite as SWrite;
+    req.oncomplete = onC2BWritten;
+    req.session = s;
+    const err = (s.backend as SHandle).writeBuffer(req, n === buf.length ? buf : buf.subarray(0, n));
+    if (err !== 0) {
+      req.session = null;
+      s.backendFailed(err);
+      return undefined;
+    }
+    const pool = ctx.pool;
+    if (uv.state[uv.kLastWriteWasAsync] !== 0) {
+      // The write waits for the kernel: keep its buffer, stop reading until it is done.
+      ctx.spareWrite = new uv.WriteWrap();
+      s.flags |= C2B_PENDING;
+      this.readStop();
+      if (n === buf.length && buf.length < pool.bulkSize) {
+        s.cOld = buf;
+        return (s.cBuf = pool.bulk());
+      }
+      return undefined;
+    }
+    req.session = null;
+    // A full read means more is coming: read in bulk; a short read on a bulk buffer: back to small.
+    if (n === buf.length) {
+      if (buf.length < pool.bulkSize) {
+        pool.release(buf);
+        return (s.cBuf = pool.bulk());
+      }
+    } else if (buf.length > pool.smallSize && n <= pool.smallSize) {
+      pool.release(buf);
+      return (s.cBuf = pool.small());
+    }
+    return undefined;
+  }
+  if (n === UV_EOF) s.clientEof();
+  else if (n < 0) s.clientFailed(n);
+  return undefined;
+}
+
+function onBackendRead(this: SHandle): Uint8Array | undefined {
+  const s = this.session;
+  if (s === null) return undefined;
+  const ctx = s.ctx;
+  const uv = ctx.uv;
+  const n = uv.state[uv.kReadBytesOrError];
+  if (n > 0) {
+    if (s.conn >= 0) ctx.ipvs.packetOnConn(s.conn, DIR_OUT, TCP_ACK, n, ctx.now());
+    const buf = s.bBuf as Buffer;
+    const req = ctx.spareWrite as SWrite;
+    req.oncomplete = onB2CWritten;
+    req.session = s;
+    const err = s.client.writeBuffer(req, n === buf.length ? buf : buf.subarray(0, n));
+    if (err !== 0) {
+      req.session = null;
+      s.clientFailed(err);
+      return undefined;
+    }
+    const pool = ctx.pool;
+    if (uv.state[uv.kLastWriteWasAsync] !== 0) {
+      ctx.spareWrite = new uv.WriteWrap();
+      s.flags |= B2C_PENDING;
+      this.readStop();
+      if (n === buf.length && buf.length < pool.bulkSize) {
+        s.bOld = buf;
+        return (s.bBuf = pool.bulk());
+      }
+      return undefined;
+    }
+    req.session = null;
+    if (n === buf.length) {
+      if (buf.length < pool.bulkSize) {
+        pool.release(buf);
+        return (s.bBuf = pool.bulk());
+      }
+    } else if (buf.length > pool.smallSize && n <= pool.smallSize) {
+      pool.release(buf);
+      return (s.bBuf = pool.small());
+    }
+    return undefined;
+  }
+  if (n === UV_EOF) s.backendEof();
+  else if (n < 0) s.backendFailed(n);
+  return undefined;
+}
+
+function onC2BWritten(this: SWrite, status: number): void {
+  const s = this.session;
+  this.session = null;
+  if (s === null) return;
+  const pool = s.ctx.pool;
+  s.flags &= ~C2B_PENDING;
+  if (s.cOld !== null) {
+    pool.release(s.cOld);
+    s.cOld = null;
+  }
+  if (s.flags & CLOSED) {
+    if (s.cBuf !== null) pool.release(s.cBuf);
+    s.cBuf = null;
+    return;
+  }
+  if (status < 0) {
+    s.backendFailed(status);
+    return;
+  }
+  if (!(s.flags & CLIENT_EOF)) s.client.readStart();
+  else s.afterWrite();
+}
+
+function onB2CWritten(this: SWrite, status: number): void {
+  const s = this.session;
+  this.session = null;
+  if (s === null) return;
+  const pool = s.ctx.pool;
+  s.flags &= ~B2C_PENDING;
+  if (s.bOld !== null) {
+    pool.release(s.bOld);
+    s.bOld = null;
+  }
+  if (s.flags & CLOSED) {
+    if (s.bBuf !== null) pool.release(s.bBuf);
+    s.bBuf = null;
+    return;
+  }
+  if (status < 0) {
+    s.clientFailed(status);
+    return;
+  }
+  if (!(s.flags & BACKEND_EOF)) (s.backend as SHandle).readStart();
+  else s.afterWrite();
+}
+
+function onShutdown(this: SShutdown, status: number): void {
+  const s = this.session;
+  this.session = null;
+  if (s === null || (s.flags & CLOSED)) return;
+  // ENOTCONN and friends: the peer is gone; its read side reports the reset.
+  if (status < 0) return;
+  s.afterWrite();
+}
