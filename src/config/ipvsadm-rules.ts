@@ -5,9 +5,10 @@
  *
  * What is read: `-A`/`--add-service` and `-a`/`--add-server` lines with `-t`, `-u`,
  * `--sctp-service`, `-f MARK [-6]`, `-s`, `-p [N]`, `-M`, `--pe`, `-o`, `-b`, `-r`, `-g|-m|-i`,
- * `-w`, `-x`, `-y`, `--tun-type`, `--tun-port`, `--tun-nocsum|--tun-csum|--tun-remcsum`; blank
- * lines and `#` comments. Defaults are ipvsadm's (scheduler wlc, weight 1, direct routing,
- * persistence 300 s for a bare -p, mask /32 or /128). Addresses must be numeric: a name
+ * `-w`, `-x`, `-y`, `--tun-type`, `--tun-port`, `--tun-nocsum|--tun-csum|--tun-remcsum`, and
+ * tslvs's `--proxy-protocol N` (which tslvsadm -S writes only when set); blank lines and `#`
+ * comments. Defaults are ipvsadm's (scheduler wlc, weight 1, direct routing, persistence 360 s
+ * for a bare -p, mask /32 or /128). Addresses must be numeric: a name
  * (from `ipvsadm -S` without -n) is refused rather than resolved behind the user's back.
  * All or nothing (STYLE rule 7): the first bad line throws TslvsError with file:line.
  */
@@ -26,8 +27,8 @@ const IP_VS_SVC_F_ONEPACKET = 0x0004;
 const IP_VS_SVC_F_SCHED1 = 0x0008;
 const IP_VS_SVC_F_SCHED2 = 0x0010;
 const IP_VS_SVC_F_SCHED3 = 0x0020;
-/** ipvsadm.c IPVS_SVC_PERSISTENT_TIMEOUT and MAX_TIMEOUT (31 days). */
-const IPVS_SVC_PERSISTENT_TIMEOUT_S = 300;
+/** libipvs.h IPVS_SVC_PERSISTENT_TIMEOUT (6*60) for a bare -p, ipvsadm.c MAX_TIMEOUT (31 days). */
+const IPVS_SVC_PERSISTENT_TIMEOUT_S = 360;
 const MAX_TIMEOUT_S = 86400 * 31;
 const INT_MAX = 2147483647;
 const FWD = { masq: 0, local: 1, tunnel: 2, route: 3 } as const;
@@ -38,7 +39,7 @@ const SERVICE_OPTS = new Set(['-t', '--tcp-service', '-u', '--udp-service', '--s
 /** Options that take a value (the token after them). `-p` takes one only if it looks like a number. */
 const WITH_VALUE = new Set([
   ...SERVICE_OPTS, '-s', '--scheduler', '-M', '--netmask', '--pe', '-b', '--sched-flags', '-r', '--real-server',
-  '-w', '--weight', '-x', '--u-threshold', '-y', '--l-threshold', '--tun-type', '--tun-port',
+  '-w', '--weight', '-x', '--u-threshold', '-y', '--l-threshold', '--tun-type', '--tun-port', '--proxy-protocol',
 ]);
 
 class LineError extends Error {}
@@ -103,7 +104,7 @@ function parseRuleLine(body: string): TableCommand {
 
   const svc = parseServiceId(opts, v6);
   if (kind === 'svc') {
-    for (const k of ['r', 'fwd', 'w', 'x', 'y', 'tun-type', 'tun-port', 'csum']) {
+    for (const k of ['r', 'fwd', 'w', 'x', 'y', 'tun-type', 'tun-port', 'csum', 'proxy-protocol']) {
       if (opts.has(k)) throw new LineError(`Option "${optName(k)}" belongs on an -a line`);
     }
     return { cmd: 'add-service', svc: serviceWire(svc, opts) };
@@ -133,13 +134,14 @@ function canonical(name: string): string {
     case '-y': case '--l-threshold': return 'y';
     case '--tun-type': return 'tun-type';
     case '--tun-port': return 'tun-port';
+    case '--proxy-protocol': return 'proxy-protocol';
     default: return 'csum';
   }
 }
 
 function optName(k: string): string {
   const names: Record<string, string> = {
-    r: '-r', fwd: '-g/-m/-i', w: '-w', x: '-x', y: '-y', 'tun-type': '--tun-type', 'tun-port': '--tun-port',
+    'proxy-protocol': '--proxy-protocol', r: '-r', fwd: '-g/-m/-i', w: '-w', x: '-x', y: '-y', 'tun-type': '--tun-type', 'tun-port': '--tun-port',
     csum: '--tun-*csum', s: '-s', p: '-p', M: '-M', pe: '--pe', o: '-o', b: '-b',
   };
   return names[k] ?? k;
@@ -252,7 +254,10 @@ function destWire(svc: ServiceIdWire, opts: Map<string, string>): DestWire {
   }
   // ipvsadm copies the virtual port when -r gives none (parse_service returned 1).
   const port = ap.port ?? svc.port;
-  return { af: ap.af, addr: ap.addr, port, fwd, weight, uThreshold, lThreshold, tunType, tunPort, tunFlags };
+  const d: DestWire = { af: ap.af, addr: ap.addr, port, fwd, weight, uThreshold, lThreshold, tunType, tunPort, tunFlags };
+  const pp = opts.get('proxy-protocol');
+  if (pp !== undefined) d.proxyProtocol = parseUint(pp, 0, 2, 'PROXY protocol version');
+  return d;
 }
 
 function parseUint(s: string, min: number, max: number, what: string): number {

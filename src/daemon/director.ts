@@ -418,13 +418,10 @@ function sameService(a: ReturnType<typeof serviceToWire>, b: ReturnType<typeof s
 
 function sameDest(a: ReturnType<typeof destToWire>, b: ReturnType<typeof destToWire>): boolean {
   return a.fwd === b.fwd && a.weight === b.weight && a.uThreshold === b.uThreshold && a.lThreshold === b.lThreshold &&
-    a.tunType === b.tunType && a.tunPort === b.tunPort && a.tunFlags === b.tunFlags;
+    a.tunType === b.tunType && a.tunPort === b.tunPort && a.tunFlags === b.tunFlags && (a.proxyProtocol ?? 0) === (b.proxyProtocol ?? 0);
 }
 
-/**
- * The commands that turn the live table into `desired`, touching nothing that is equal. A rules
- * file cannot express the PROXY protocol setting (a tslvs extension), so a live value is kept.
- */
+/** The commands that turn the live table into `desired`, touching nothing that is equal. */
 function differenceCommands(ipvs: Ipvs, desired: Map<string, DesiredService>): { cmds: TableCommand[]; summary: ReloadSummary } {
   const cmds: TableCommand[] = [];
   const summary: ReloadSummary = { added: 0, removed: 0, changed: 0, unchanged: 0 };
@@ -454,7 +451,7 @@ function differenceCommands(ipvs: Ipvs, desired: Map<string, DesiredService>): {
     for (const [k, d] of wantDests) {
       const h = haveDests.get(k);
       if (!h) cmds.push({ cmd: 'add-dest', svc: id, dest: d });
-      else if (!sameDest(h, d)) cmds.push({ cmd: 'edit-dest', svc: id, dest: { ...d, proxyProtocol: h.proxyProtocol ?? 0 } });
+      else if (!sameDest(h, d)) cmds.push({ cmd: 'edit-dest', svc: id, dest: d });
     }
     if (cmds.length > before) summary.changed++;
     else summary.unchanged++;

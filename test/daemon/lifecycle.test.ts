@@ -213,14 +213,14 @@ test('tslvs status prints the daemon and its table (exit 0), and exits 3 when no
     const r = await runTslvs(['status', '--socket', socket]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^tslvs \\S+ is running: pid ${d.proc.pid}, dataplane none, up \\d+:\\d\\d:\\d\\d\n`));
-    // The table lines as ipvsadm -L -n prints them (spec §3.1 example), dests newest first.
+    // The table lines as ipvsadm -L -n prints them (spec §3.1 and §11.2 examples), dests sorted.
     assert.ok(r.stdout.endsWith([
       'IP Virtual Server version 1.2.1 (size=4096)',
       'Prot LocalAddress:Port Scheduler Flags',
       '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
       'TCP  192.0.2.1:80 wlc persistent 300 mask 255.255.255.0',
-      '  -> 198.51.100.51:80             Tunnel  0      0          0         ',
       '  -> 198.51.100.50:8080           Masq    5      0          0         ',
+      '  -> 198.51.100.51:80             Tunnel  0      0          0         ',
       '',
     ].join('\n')), r.stdout);
     const stop = await runTslvs(['stop', '--socket', socket]);

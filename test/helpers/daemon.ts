@@ -40,7 +40,10 @@ export interface DaemonProc {
 
 /** Starts `tslvs run --dataplane none` and waits until it listens, or until it exits. */
 export async function startDaemonProcess(opts: { socket: string; stateDir: string; args?: string[]; env?: NodeJS.ProcessEnv }): Promise<DaemonProc> {
-  const args = [TSLVS_BIN, 'run', '--dataplane', 'none', '--socket', opts.socket, '--state-dir', opts.stateDir, ...(opts.args ?? [])];
+  const extra = opts.args ?? [];
+  // No HTTP listener unless the test asks for one: parallel tests must not race for 127.0.0.1:9180.
+  const http = extra.includes('--http') || extra.some((a) => a.startsWith('--http=')) ? [] : ['--http', 'off'];
+  const args = [TSLVS_BIN, 'run', '--dataplane', 'none', '--socket', opts.socket, '--state-dir', opts.stateDir, ...http, ...extra];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let log = '';
   const waiters: (() => void)[] = [];

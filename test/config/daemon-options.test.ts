@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULTS, defaultStateDir, parseClientOptions, parseDaemonOptions } from '../../src/config/daemon-options.js';
+import { TslvsError } from '../../src/errors.js';
+
+const badOption = (re: RegExp) => (e: unknown) => e instanceof TslvsError && e.code === 'TSLVS_ERR_BAD_OPTION' && re.test(`${e.message}; ${e.hint}`);
+
+test('defaults: proxy dataplane, root paths for root, per-user paths otherwise', () => {
+  const root = parseDaemonOptions([], {}, 0);
+  assert.equal(root.dataplane, 'proxy');
+  assert.equal(root.socket, '/run/tslvs/tslvs.sock');
+  assert.equal(root.stateDir, '/var/lib/tslvs');
+  assert.equal(root.rules, null);
+  assert.equal(root.tickMs, DEFAULTS.tickMs);
+  assert.ok(Object.isFrozen(root));
+  const user = parseDaemonOptions([], { XDG_RUNTIME_DIR: '/run/user/1000', XDG_STATE_HOME: '/home/u/.st', HOME: '/home/u' }, 1000);
+  assert.equal(user.socket, '/run/user/1000/tslvs/tslvs.sock');
+  assert.equal(user.stateDir, '/home/u/.st/tslvs');
+  assert.equal(defaultStateDir({ HOME: '/home/u' }, 1000), '/home/u/.local/state/tslvs');
+});
+
+test('environment, then argv: TSLVS_SOCKET and TSLVS_STATE_DIR, overridden by flags; paths made absolute', () => {
+  const env = { TSLVS_SOCKET: '/e/s.sock', TSLVS_STATE_DIR: '/e/state' };
+  const a = parseDaemonOptions([], env, 0);
+  assert.deepEqual([a.socket, a.stateDir], ['/e/s.sock', '/e/state']);
+  const b = parseDaemonOptions(['--socket', '/f/s.sock', '--state-dir=/f/st', '--dataplane', 'none', '--rules', 'r.txt'], env, 0);
+  assert.deepEqual([b.socket, b.stateDir, b.dataplane, b.rules], ['/f/s.sock', '/f/st', 'none', `${process.cwd()}/r.txt`]);
+});
+
+test('an unknown flag, a missing value, a bad value or a repeated flag is one TSLVS_ERR_BAD_OPTION naming the fix', () => {
+  assert.throws(() => parseDaemonOptions(['--state-dri', '/x'], {}, 0), badOption(/Unknown option "--state-dri" for "tslvs run"; did you mean "--state-dir"\?/));
+  assert.throws(() => parseDaemonOptions(['--verbose'], {}, 0), badOption(/Unknown option "--verbose".*known options: --dataplane, --socket/));
+  assert.throws(() => parseDaemonOptions(['extra'], {}, 0), badOption(/Unexpected argument "extra"/));
+  assert.throws(() => parseDaemonOptions(['--socket'], {}, 0), badOption(/Option "--socket" needs a value; give it as --socket PATH/));
+  assert.throws(() => parseDaemonOptions(['--dataplane', 'kernel'], {}, 0), badOption(/Invalid value "kernel" for --dataplane; expected proxy, packet, none/));
+  assert.throws(() => parseDaemonOptions(['--rules', 'a', '--rules', 'b'], {}, 0), badOption(/given twice/));
+  assert.throws(() => parseDaemonOptions(['--socket='], {}, 0), badOption(/empty value/));
+});
+
+test('client subcommands take --socket only', () => {
+  assert.deepEqual(parseClientOptions(['--socket', '/c.sock'], {}, 'status', 0), { socket: '/c.sock' });
+  assert.deepEqual(parseClientOptions([], { TSLVS_SOCKET: '/t.sock' }, 'stop', 0), { socket: '/t.sock' });
+  assert.throws(() => parseClientOptions(['--dataplane', 'none'], {}, 'reload', 0), badOption(/Unknown option "--dataplane" for "tslvs reload"/));
+});
