@@ -22,7 +22,7 @@ function adm() {
   return async (args: string[], stdin = '') => {
     let stdout = '';
     let stderr = '';
-    const code = await run(args, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, readStdin: async () => stdin, request, env: GOLDEN_ENV });
+    const code = await run(args, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, readStdin: async () => stdin, request, env: { ...GOLDEN_ENV, TSLVSADM_HOSTS_FILE: join(GOLDEN_DIR, 'roundtrip-etc-hosts') } });
     return { stdout, stderr, code };
   };
 }

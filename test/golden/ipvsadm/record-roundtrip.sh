@@ -1,7 +1,7 @@
 #!/bin/bash
 # Proves that -S/-R round-trip between the real ipvsadm and tslvsadm, in both directions, inside
 # the IPVS oracle VM (real kernel, real ipvsadm, and tslvs from this checkout, built):
-#   ipvs-oracle run test/golden/ipvsadm/record-roundtrip.sh /tmp/rt && cp /tmp/rt/roundtrip*.txt test/golden/ipvsadm/
+#   ipvs-oracle run test/golden/ipvsadm/record-roundtrip.sh /tmp/rt && cp /tmp/rt/roundtrip* test/golden/ipvsadm/
 # 1. a table built with the real ipvsadm, saved by `ipvsadm-save -n` (and `ipvsadm-save`, with
 #    names), restores into tslvs unchanged: `tslvsadm -S -n` and `-L -n` equal ipvsadm's;
 # 2. `tslvsadm -S -n` (and `-S`) of a table built with tslvsadm restores into the real ipvsadm,
@@ -108,6 +108,7 @@ ipvsadm -L > /tmp/kernel-list.txt
   ipvsadm -S -n > /tmp/k2b-save-n.txt
   same "ipvsadm -S -n vs tslvsadm -S -n" /tmp/k2b-save-n.txt /tmp/t2-save-n.txt
 } > "$OUT/roundtrip.txt" 2>&1
+cp /etc/hosts "$OUT/roundtrip-etc-hosts"
 cp /tmp/kernel-save-n.txt "$OUT/roundtrip-ipvsadm-save-n.txt"
 cp /tmp/kernel-save.txt "$OUT/roundtrip-ipvsadm-save.txt"
 cp /tmp/kernel-list-n.txt "$OUT/roundtrip-ipvsadm-list-n.txt"
