@@ -2,6 +2,7 @@
 // the control socket as tslvsadm drives them, killed and restarted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { request } from '../../src/cli/control-client.js';
 import { parseDaemonOptions } from '../../src/config/daemon-options.js';
 import type { Response, TableCommand, TableSnapshot } from '../../src/control/protocol.js';
 import { startDaemon } from '../../src/daemon/lifecycle.js';
-import { removeDir, runTslvs, startDaemonProcess, tempDir } from '../helpers/daemon.js';
+import { removeDir, runTslvs, startDaemonProcess, tempDir, TSLVS_BIN } from '../helpers/daemon.js';
 import { FailingDataplane } from '../helpers/failing-dataplane.js';
 
 const svc = (addr: string) => ({ af: 2 as const, protocol: 6 as const, addr, port: 80, fwmark: 0 });
@@ -291,3 +292,48 @@ test('in-process daemon: a command the dataplane refuses over the socket changes
     removeDir(dir);
   }
 });
+
+/** Runs `tslvs ARGS` as the unprivileged user nobody (uid 65534). */
+function runAsNobody(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((res) => {
+    const p = spawn(process.execPath, [TSLVS_BIN, ...args], { uid: 65534, gid: 65534, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    p.on('exit', (code) => res({ code, stderr }));
+  });
+}
+
+const isRoot = process.getuid?.() === 0;
+
+test('permission problems say which path and what to do: socket dir, state dir, connecting (needs root to switch users)',
+  { skip: isRoot ? false : 'needs root to run commands as the user nobody' }, async () => {
+    const dir = tempDir('lc-perm');
+    try {
+      const open = join(dir, 'open');
+      await fsp.mkdir(open);
+      await fsp.chmod(dir, 0o755);
+      await fsp.chown(open, 65534, 65534);
+      const closed = join(dir, 'closed');
+      await fsp.mkdir(closed, { mode: 0o700 });
+
+      const sock = await runAsNobody(['run', '--dataplane', 'none', '--http', 'off', '--state-dir', join(open, 'st'), '--socket', join(closed, 'x', 's.sock')]);
+      assert.equal(sock.code, 1);
+      assert.match(sock.stderr, new RegExp(`^tslvs: Cannot create the control socket "${closed}/x": permission denied \\(EACCES\\); run as root, or choose a socket in a directory you own with --socket PATH or TSLVS_SOCKET \\(TSLVS_ERR_SOCKET_ACCESS\\)\\n$`));
+
+      const state = await runAsNobody(['run', '--dataplane', 'none', '--http', 'off', '--state-dir', join(closed, 'st'), '--socket', join(open, 's.sock')]);
+      assert.equal(state.code, 1);
+      assert.match(state.stderr, new RegExp(`^tslvs: Cannot use state directory "${closed}/st": .*\\(EACCES\\); .*--state-dir DIR.*\\(TSLVS_ERR_STATE_DIR\\)\\n$`));
+      assert.equal(existsSync(join(open, 's.sock')), false, 'nothing was left behind');
+
+      const d = await startDaemonProcess({ socket: join(open, 'root.sock'), stateDir: join(dir, 'rootstate') });
+      try {
+        const st = await runAsNobody(['status', '--socket', join(open, 'root.sock')]);
+        assert.equal(st.code, 1);
+        assert.match(st.stderr, /^tslvs: Permission denied connecting to ".*root\.sock" \(EACCES\); run as the daemon's user.*\(TSLVS_ERR_SOCKET_ACCESS\)\n$/);
+      } finally {
+        await d.kill();
+      }
+    } finally {
+      removeDir(dir);
+    }
+  });
