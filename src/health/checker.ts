@@ -14,6 +14,8 @@ export interface ProbeResult {
   readonly detail: string;
   /** MISC_CHECK: exit status, or null when the script was killed or timed out. */
   readonly exitStatus?: number | null;
+  /** req.now() when the probe settled (the runner's clock), so queued callbacks do not count as probe time. */
+  readonly finishedMs?: number;
 }
 
 export interface ProbeRequest {
@@ -21,6 +23,13 @@ export interface ProbeRequest {
   readonly url: number;
   /** Aborted when the runner stops; the probe then settles quickly with ok: false. */
   readonly signal: AbortSignal;
+  /** The runner's clock, read by the probe at the moment it settles. */
+  readonly now?: () => number;
+}
+
+/** The result stamped with the time the probe settled. */
+export function stamp(req: ProbeRequest, r: ProbeResult): ProbeResult {
+  return req.now ? { ...r, finishedMs: req.now() } : r;
 }
 
 export interface Probe {
@@ -42,7 +51,7 @@ export interface ProbeContext {
   readonly randomBytes: (n: number) => Uint8Array;
 }
 
-/** Settles a promise with a timeout; the loser's cleanup is the caller's job. */
+/** "addr:port", "[v6]:port". */
 export function endpoint(addr: string, port: number): string {
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 }

@@ -7,7 +7,7 @@
  */
 import { createSocket } from 'node:dgram';
 import type { DnsCheck } from '../config/keepalived/types.js';
-import { endpoint, type Probe, type ProbeContext, type ProbeRequest, type ProbeResult } from './checker.js';
+import { endpoint, type Probe, type ProbeContext, type ProbeRequest, type ProbeResult, stamp } from './checker.js';
 
 /** check_dns.c dns_make_query. */
 export function dnsQuery(id: number, name: string, type: number): Buffer {
@@ -48,7 +48,7 @@ function dnsProbe(c: DnsCheck, id: number, req: ProbeRequest): Promise<ProbeResu
       clearTimeout(timer);
       req.signal.removeEventListener('abort', onAbort);
       try { sock.close(); } catch { /* closed */ }
-      resolve(r);
+      resolve(stamp(req, r));
     };
     const onAbort = () => finish({ ok: false, detail: 'aborted' });
     req.signal.addEventListener('abort', onAbort);

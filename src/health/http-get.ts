@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { HttpCheck, HttpUrl, KeepalivedConfig } from '../config/keepalived/types.js';
-import { endpoint, type Probe, type ProbeRequest, type ProbeResult } from './checker.js';
+import { endpoint, type Probe, type ProbeRequest, type ProbeResult, stamp } from './checker.js';
 
 /** keepalived's request_template / request_template_ipv6. */
 export function httpRequestBytes(c: HttpCheck, url: HttpUrl): string {
@@ -90,7 +90,7 @@ function fetchUrl(c: HttpCheck, url: HttpUrl, req: ProbeRequest, ca: Buffer | un
       clearTimeout(timer);
       req.signal.removeEventListener('abort', onAbort);
       sock.destroy();
-      resolve(r);
+      resolve(stamp(req, r));
     };
     const fail = (what: string) => finish({ ok: false, detail: `${what} server ${endpoint(d.addr, d.port)} url ${url.path}` });
     let timer = setTimeout(() => fail('Timeout connect'), timeoutMs);

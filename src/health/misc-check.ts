@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { MiscCheck } from '../config/keepalived/types.js';
-import type { Probe, ProbeRequest, ProbeResult } from './checker.js';
+import { type Probe, type ProbeRequest, type ProbeResult, stamp } from './checker.js';
 
 /** keepalived's grace between SIGTERM and SIGKILL of a timed-out script. */
 export const MISC_KILL_GRACE_MS = 2000;
@@ -62,7 +62,7 @@ export function runScript(argv: readonly string[], timeoutMs: number, req: Probe
       clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);
       req.signal.removeEventListener('abort', onAbort);
-      resolve(r);
+      resolve(stamp(req, r));
     };
     child.once('error', (e: NodeJS.ErrnoException) => settle({ ok: false, detail: `cannot run ${argv[0]} (${e.code ?? e.message})`, exitStatus: null }));
     child.once('exit', (code, signal) => {

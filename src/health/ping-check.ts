@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { PingCheck } from '../config/keepalived/types.js';
-import type { Probe, ProbeRequest, ProbeResult } from './checker.js';
+import { type Probe, type ProbeRequest, type ProbeResult, stamp } from './checker.js';
 
 export function pingArgs(c: PingCheck): string[] {
   const d = c.connect.dest;
@@ -35,7 +35,7 @@ function ping(cmd: string, args: string[], timeoutMs: number, req: ProbeRequest)
       done = true;
       clearTimeout(guard);
       req.signal.removeEventListener('abort', onAbort);
-      resolve(r);
+      resolve(stamp(req, r));
     };
     // ping -W bounds the wait; this guard only covers a ping that hangs before sending.
     const guard = setTimeout(() => { child.kill('SIGKILL'); finish({ ok: false, detail: 'ICMP echo timeout' }); }, timeoutMs + 1000);

@@ -14,6 +14,7 @@
  * (a min-heap of due times), so hundreds of real servers cost one pending timeout.
  */
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { FSWatcher } from 'node:fs';
 import type { HealthWire, TableCommand } from '../control/protocol.js';
@@ -390,12 +391,13 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
     const startedAt = now();
     const due = s.dueMs;
     const signal = abort.signal;
-    const p = s.probe.run({ url: s.url, signal }).catch((e: unknown): ProbeResult => ({ ok: false, detail: `probe error: ${(e as Error)?.message ?? String(e)}` }))
+    const p = s.probe.run({ url: s.url, signal, now }).catch((e: unknown): ProbeResult => ({ ok: false, detail: `probe error: ${(e as Error)?.message ?? String(e)}` }))
       .then((r) => {
         inFlight--;
         s.running = false;
         if (!running || signal.aborted) return;
-        const finished = now();
+        // The probe's own settle time: other probes launched in the same turn do not count as its duration.
+        const finished = r.finishedMs ?? now();
         s.lastResult = r;
         s.latencyMs = finished - startedAt;
         s.lastCheckMs = finished;
@@ -433,6 +435,8 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
       started = true;
       running = true;
       abort = new AbortController();
+      // One listener per probe in flight: the bound is the concurrency limit, not a leak.
+      setMaxListeners(limit + 16, abort.signal);
       const t0 = now();
       const startActions = verdict.start(t0, (vi, ri, ci) => {
         const c = config.virtualServers[vi].realServers[ri].checkers[ci];

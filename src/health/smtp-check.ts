@@ -7,7 +7,7 @@
  */
 import { Socket } from 'node:net';
 import type { SmtpCheck } from '../config/keepalived/types.js';
-import { endpoint, type Probe, type ProbeRequest, type ProbeResult } from './checker.js';
+import { endpoint, type Probe, type ProbeRequest, type ProbeResult, stamp } from './checker.js';
 
 /** check_smtp.c smtp_get_status: -1 when the line does not start with a bare 3-digit code. */
 export function smtpStatus(line: string): number {
@@ -42,7 +42,7 @@ function smtpDialogue(c: SmtpCheck, req: ProbeRequest): Promise<ProbeResult> {
       clearTimeout(timer);
       req.signal.removeEventListener('abort', onAbort);
       sock.destroy();
-      resolve(r);
+      resolve(stamp(req, r));
     };
     function fail(detail: string): void {
       finish({ ok: false, detail: `SMTP_CHECK ${detail}` });

@@ -7,7 +7,7 @@
  */
 import { Socket } from 'node:net';
 import type { TcpCheck } from '../config/keepalived/types.js';
-import { endpoint, type Probe, type ProbeRequest, type ProbeResult } from './checker.js';
+import { endpoint, type Probe, type ProbeRequest, type ProbeResult, stamp } from './checker.js';
 
 export function createTcpProbe(c: TcpCheck): Probe {
   const d = c.connect.dest;
@@ -31,7 +31,7 @@ export function tcpConnect(addr: string, port: number, timeoutMs: number, req: P
       clearTimeout(timer);
       req.signal.removeEventListener('abort', onAbort);
       sock.destroy();
-      resolve(r);
+      resolve(stamp(req, r));
     };
     const onAbort = () => finish({ ok: false, detail: 'aborted' });
     const timer = setTimeout(() => finish({ ok: false, detail: `TCP connection to ${endpoint(addr, port)} timeout` }), timeoutMs);

@@ -8,7 +8,7 @@
  */
 import { createSocket } from 'node:dgram';
 import type { UdpCheck } from '../config/keepalived/types.js';
-import { endpoint, type Probe, type ProbeContext, type ProbeRequest, type ProbeResult } from './checker.js';
+import { endpoint, type Probe, type ProbeContext, type ProbeRequest, type ProbeResult, stamp } from './checker.js';
 
 /** keepalived/core/layer4.c UDP_BUFSIZE. */
 export const UDP_BUFSIZE = 32;
@@ -45,7 +45,7 @@ function udpProbe(c: UdpCheck, payload: Uint8Array, req: ProbeRequest): Promise<
       clearTimeout(timer);
       req.signal.removeEventListener('abort', onAbort);
       try { sock.close(); } catch { /* closed */ }
-      resolve(r);
+      resolve(stamp(req, r));
     };
     const onAbort = () => finish({ ok: false, detail: 'aborted' });
     req.signal.addEventListener('abort', onAbort);
