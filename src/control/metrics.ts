@@ -53,6 +53,7 @@ export function goFloat(v: number): string {
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
   if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  if (v > 0 && v < 1e6 && Number.isInteger(v)) return String(v);
   const e = v.toExponential(); // shortest round-trip digits, "d.ddde+N"
   const at = e.indexOf('e');
   const mant = e.slice(0, at);
@@ -74,11 +75,10 @@ function escapeHelp(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
-type Labels = readonly (readonly [string, string])[];
-
+/** One sample: its sort key (label values in label-name order, joined by NUL), its `{...}` text, its value. */
 interface Sample {
-  /** Label pairs sorted by name. */
-  labels: Labels;
+  key: string;
+  text: string;
   value: number;
 }
 
@@ -87,35 +87,42 @@ interface Family {
   help: string;
   type: 'counter' | 'gauge';
   samples: Sample[];
+  /** Instead of samples: the sample lines, already rendered in order ('' when there are none). */
+  body?: string;
 }
 
-function compareSamples(a: Sample, b: Sample): number {
-  // client_golang's metricSorter: label values compared in order, as byte strings.
-  const n = Math.min(a.labels.length, b.labels.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.labels[i][1];
-    const y = b.labels[i][1];
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return a.labels.length - b.labels.length;
+function esc(v: string): string {
+  return /[\\"\n]/.test(v) ? escapeLabelValue(v) : v;
 }
 
-function sortedLabels(labels: Record<string, string>): Labels {
-  return Object.keys(labels).sort().map((k) => [k, labels[k]] as const);
+/** A sample's key and text from label pairs (names sorted, as client_golang prints them). */
+function labelled(labels: Record<string, string>, value: number): Sample {
+  const names = Object.keys(labels).sort();
+  return {
+    key: names.map((n) => labels[n]).join('\u0000'),
+    text: names.length === 0 ? '' : `{${names.map((n) => `${n}="${esc(labels[n])}"`).join(',')}}`,
+    value,
+  };
 }
 
-/** Families sorted by name, samples by label values; families without samples are left out. */
+/**
+ * Families sorted by name, samples by label values (client_golang's metricSorter compares the
+ * values in label-name order as byte strings; joining them with NUL, which sorts below every
+ * other character, gives the same order). Families without samples are left out.
+ */
 export function renderFamilies(families: readonly Family[]): string {
-  const out: string[] = [];
+  let out = '';
   for (const f of [...families].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    if (f.samples.length === 0) continue;
-    out.push(`# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`);
-    for (const s of [...f.samples].sort(compareSamples)) {
-      const l = s.labels.length === 0 ? '' : `{${s.labels.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}`;
-      out.push(`${f.name}${l} ${goFloat(s.value)}\n`);
+    if (f.body !== undefined) {
+      if (f.body !== '') out += `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n${f.body}`;
+      continue;
     }
+    if (f.samples.length === 0) continue;
+    out += `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
+    const samples = [...f.samples].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const x of samples) out += `${f.name}${x.text} ${goFloat(x.value)}\n`;
   }
-  return out.join('');
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -169,67 +176,93 @@ function protoName(p: number): string {
   return p === 6 ? 'TCP' : p === 17 ? 'UDP' : p === 132 ? 'SCTP' : `IP_${p}`;
 }
 
-/** The six backend labels of node_exporter for one real server of one service. */
-interface Backend {
-  labels: Labels;
-  dest: DestSnapshot;
+/** goIpString of the addresses seen lately (a scrape of 10^5 real servers repeats few addresses). */
+const ipText = new Map<string, string>();
+
+function goIp(af: number, addr: string): string {
+  const k = `${af}|${addr}`;
+  let v = ipText.get(k);
+  if (v === undefined) {
+    if (ipText.size > 100_000) ipText.clear();
+    v = goIpString(af, addr);
+    ipText.set(k, v);
+  }
+  return v;
 }
 
-function backendLabels(svc: { proto: string; localAddress: string; localPort: string; localMark: string }, d: DestSnapshot): Labels {
-  return sortedLabels({
-    local_address: svc.localAddress,
-    local_port: svc.localPort,
-    remote_address: goIpString(d.af, d.addr),
-    remote_port: String(d.port),
-    proto: svc.proto,
-    local_mark: svc.localMark,
-  });
+interface SvcLabels {
+  proto: string;
+  localAddress: string;
+  localPort: string;
+  localMark: string;
 }
 
-function serviceLabelParts(s: ServiceSnapshot): { proto: string; localAddress: string; localPort: string; localMark: string } {
+/** The real servers that share one label set (node_exporter sums them), with that set's key and text. */
+interface Group {
+  key: string;
+  text: string;
+  dests: DestSnapshot[];
+}
+
+function serviceLabelParts(s: ServiceSnapshot): SvcLabels {
   if (s.fwmark) return { proto: 'FWM', localAddress: '', localPort: '0', localMark: (s.fwmark >>> 0).toString(16).toUpperCase().padStart(8, '0') };
-  return { proto: protoName(s.protocol), localAddress: goIpString(s.af, s.addr), localPort: String(s.port), localMark: '' };
+  return { proto: protoName(s.protocol), localAddress: goIp(s.af, s.addr), localPort: String(s.port), localMark: '' };
 }
 
 /**
- * Every real server with its labels, in /proc/net/ip_vs order (address services, then fwmark
- * services). With the node-exporter SCTP mode, an SCTP service's real servers take the labels
- * of the service before it, and those before any other service get empty ones, as
- * parseIPVSBackendStatus leaves its variables.
+ * Every real server under its six labels (local_address, local_mark, local_port, proto,
+ * remote_address, remote_port: already name order), grouped by label set and sorted, in
+ * /proc/net/ip_vs order before that (address services, then fwmark services). With the
+ * node-exporter SCTP mode, an SCTP service's real servers take the labels of the service before
+ * it, and those before any other service get empty ones, as parseIPVSBackendStatus leaves them.
  */
-function backends(t: TableSnapshot, sctp: 'correct' | 'node-exporter'): Backend[] {
+function backendGroups(t: TableSnapshot, sctp: 'correct' | 'node-exporter'): Group[] {
   const ordered = [...t.services.filter((s) => !s.fwmark), ...t.services.filter((s) => s.fwmark)];
-  const out: Backend[] = [];
-  let current = { proto: '', localAddress: '', localPort: '0', localMark: '' };
+  const byKey = new Map<string, Group>();
+  let cur: SvcLabels = { proto: '', localAddress: '', localPort: '0', localMark: '' };
   for (const s of ordered) {
-    if (sctp === 'correct' || s.fwmark || s.protocol !== 132) current = serviceLabelParts(s);
-    for (const d of s.dests) out.push({ labels: backendLabels(current, d), dest: d });
+    if (sctp === 'correct' || s.fwmark || s.protocol !== 132) cur = serviceLabelParts(s);
+    for (const d of s.dests) {
+      const ra = goIp(d.af, d.addr);
+      const rp = String(d.port);
+      const key = `${cur.localAddress}\u0000${cur.localMark}\u0000${cur.localPort}\u0000${cur.proto}\u0000${ra}\u0000${rp}`;
+      const g = byKey.get(key);
+      if (g) {
+        g.dests.push(d);
+        continue;
+      }
+      const text = `{local_address="${esc(cur.localAddress)}",local_mark="${esc(cur.localMark)}",local_port="${cur.localPort}",` +
+        `proto="${esc(cur.proto)}",remote_address="${esc(ra)}",remote_port="${rp}"}`;
+      byKey.set(key, { key, text, dests: [d] });
+    }
   }
-  return out;
+  return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-/**
- * Per-real-server gauges keyed by the label set, summed where label sets coincide, as
- * node_exporter's Update does (`sums[key]`).
- */
-function backendFamily(name: string, help: string, list: readonly Backend[], value: (d: DestSnapshot) => number, type: 'counter' | 'gauge' = 'gauge'): Family {
-  const byKey = new Map<string, Sample>();
-  for (const b of list) {
-    const key = b.labels.map(([, v]) => v).join('\u0000');
-    const prev = byKey.get(key);
-    if (prev) prev.value += value(b.dest);
-    else byKey.set(key, { labels: b.labels, value: value(b.dest) });
+/** One per-real-server family: the sum over each group's real servers (those `include` keeps). */
+function backendFamily(name: string, help: string, groups: readonly Group[], value: (d: DestSnapshot) => number,
+  type: 'counter' | 'gauge' = 'gauge', include?: (d: DestSnapshot) => boolean): Family {
+  // Rendered here, in the groups' order: a scrape of 10^4 real servers makes 10^5 lines, and
+  // one string per line (no sample objects) is what keeps that cheap.
+  let body = '';
+  for (const g of groups) {
+    let v = 0;
+    let any = false;
+    for (const d of g.dests) {
+      if (include && !include(d)) continue;
+      v += value(d);
+      any = true;
+    }
+    if (any) body += name + g.text + ' ' + goFloat(v) + '\n';
   }
-  return { name, help, type, samples: [...byKey.values()] };
+  return { name, help, type, samples: [], body };
 }
 
 function total(name: string, help: string, v: number): Family {
-  return { name, help, type: 'counter', samples: [{ labels: [], value: v }] };
+  return { name, help, type: 'counter', samples: [{ key: '', text: '', value: v }] };
 }
 
-/** The eight node_ipvs_* families. */
-export function nodeIpvsFamilies(t: TableSnapshot, opts: MetricsOptions = {}): Family[] {
-  const list = backends(t, opts.sctp ?? 'correct');
+function nodeFamilies(t: TableSnapshot, groups: readonly Group[]): Family[] {
   const s: StatsWire = t.totals;
   return [
     total('node_ipvs_connections_total', 'The total number of connections made.', s.conns),
@@ -237,61 +270,57 @@ export function nodeIpvsFamilies(t: TableSnapshot, opts: MetricsOptions = {}): F
     total('node_ipvs_outgoing_packets_total', 'The total number of outgoing packets.', s.outpkts),
     total('node_ipvs_incoming_bytes_total', 'The total amount of incoming data.', s.inbytes),
     total('node_ipvs_outgoing_bytes_total', 'The total amount of outgoing data.', s.outbytes),
-    backendFamily('node_ipvs_backend_connections_active', 'The current active connections by local and remote address.', list, (d) => d.activeConns),
-    backendFamily('node_ipvs_backend_connections_inactive', 'The current inactive connections by local and remote address.', list, (d) => d.inactConns),
-    backendFamily('node_ipvs_backend_weight', 'The current backend weight by local and remote address.', list, (d) => d.weight),
+    backendFamily('node_ipvs_backend_connections_active', 'The current active connections by local and remote address.', groups, (d) => d.activeConns),
+    backendFamily('node_ipvs_backend_connections_inactive', 'The current inactive connections by local and remote address.', groups, (d) => d.inactConns),
+    backendFamily('node_ipvs_backend_weight', 'The current backend weight by local and remote address.', groups, (d) => d.weight),
   ];
 }
 
 /** node_ipvs_* only, as node_exporter's ipvs collector prints them. */
 export function formatNodeIpvs(t: TableSnapshot, opts: MetricsOptions = {}): string {
-  return renderFamilies(nodeIpvsFamilies(t, opts));
+  return renderFamilies(nodeFamilies(t, backendGroups(t, opts.sctp ?? 'correct')));
 }
 
 // ------------------------------------------------------------------------------------------
 // tslvs's own
 // ------------------------------------------------------------------------------------------
 
-function tslvsFamilies(f: MetricsFacts): Family[] {
-  const list = backends(f.table, 'correct');
-  const checked = list.filter((b) => b.dest.health !== undefined);
-  const timed = checked.filter((b) => typeof b.dest.health?.latencyMs === 'number');
-  const labelled = (values: Record<string, number>, label: string): Sample[] =>
-    Object.keys(values).map((k) => ({ labels: [[label, k]] as const, value: values[k] }));
+function tslvsFamilies(f: MetricsFacts, groups: readonly Group[]): Family[] {
+  const byLabel = (values: Readonly<Record<string, number>>, label: string): Sample[] =>
+    Object.keys(values).map((k) => labelled({ [label]: k }, values[k]));
+  const one = (v: number): Sample[] => [{ key: '', text: '', value: v }];
   return [
-    { name: 'tslvs_info', help: 'tslvs version and dataplane; always 1.', type: 'gauge',
-      samples: [{ labels: sortedLabels({ version: f.version, dataplane: f.dataplane.kind }), value: 1 }] },
-    backendFamily('tslvs_backend_up', 'Health of the real server as its checker last decided: 1 up, 0 down (only real servers with a checker).', checked,
-      (d) => (d.health?.up ? 1 : 0)),
-    backendFamily('tslvs_backend_check_latency_seconds', 'How long the last health check of the real server took.', timed,
-      (d) => (d.health?.latencyMs ?? 0) / 1000),
-    backendFamily('tslvs_backend_overloaded', 'Whether the real server is overloaded (its upper connection threshold reached): 1 yes, 0 no.', list,
+    { name: 'tslvs_info', help: 'tslvs version and dataplane; always 1.', type: 'gauge', samples: [labelled({ version: f.version, dataplane: f.dataplane.kind }, 1)] },
+    backendFamily('tslvs_backend_up', 'Health of the real server as its checker last decided: 1 up, 0 down (only real servers with a checker).', groups,
+      (d) => (d.health?.up ? 1 : 0), 'gauge', (d) => d.health !== undefined),
+    backendFamily('tslvs_backend_check_latency_seconds', 'How long the last health check of the real server took.', groups,
+      (d) => (d.health?.latencyMs ?? 0) / 1000, 'gauge', (d) => typeof d.health?.latencyMs === 'number'),
+    backendFamily('tslvs_backend_overloaded', 'Whether the real server is overloaded (its upper connection threshold reached): 1 yes, 0 no.', groups,
       (d) => (d.overloaded ? 1 : 0)),
-    backendFamily('tslvs_backend_persistent_connections', 'Persistence templates that point to the real server.', list, (d) => d.persistConns),
-    backendFamily('tslvs_backend_connections_total', 'Connections scheduled to the real server (reset by tslvsadm -Z).', list, (d) => d.stats.conns, 'counter'),
-    backendFamily('tslvs_backend_incoming_packets_total', 'Packets from clients to the real server (reset by tslvsadm -Z).', list, (d) => d.stats.inpkts, 'counter'),
-    backendFamily('tslvs_backend_outgoing_packets_total', 'Packets from the real server to clients (reset by tslvsadm -Z).', list, (d) => d.stats.outpkts, 'counter'),
-    backendFamily('tslvs_backend_incoming_bytes_total', 'Bytes from clients to the real server (reset by tslvsadm -Z).', list, (d) => d.stats.inbytes, 'counter'),
-    backendFamily('tslvs_backend_outgoing_bytes_total', 'Bytes from the real server to clients (reset by tslvsadm -Z).', list, (d) => d.stats.outbytes, 'counter'),
+    backendFamily('tslvs_backend_persistent_connections', 'Persistence templates that point to the real server.', groups, (d) => d.persistConns),
+    backendFamily('tslvs_backend_connections_total', 'Connections scheduled to the real server (reset by tslvsadm -Z).', groups, (d) => d.stats.conns, 'counter'),
+    backendFamily('tslvs_backend_incoming_packets_total', 'Packets from clients to the real server (reset by tslvsadm -Z).', groups, (d) => d.stats.inpkts, 'counter'),
+    backendFamily('tslvs_backend_outgoing_packets_total', 'Packets from the real server to clients (reset by tslvsadm -Z).', groups, (d) => d.stats.outpkts, 'counter'),
+    backendFamily('tslvs_backend_incoming_bytes_total', 'Bytes from clients to the real server (reset by tslvsadm -Z).', groups, (d) => d.stats.inbytes, 'counter'),
+    backendFamily('tslvs_backend_outgoing_bytes_total', 'Bytes from the real server to clients (reset by tslvsadm -Z).', groups, (d) => d.stats.outbytes, 'counter'),
     { name: 'tslvs_scheduler_picks_total', help: 'New connections scheduled by the services that use each scheduler, since the daemon started.', type: 'counter',
-      samples: labelled(f.picks as Record<string, number>, 'scheduler') },
-    { name: 'tslvs_connections', help: 'Entries in the connection table, persistence templates included.', type: 'gauge',
-      samples: [{ labels: [], value: f.connCount }] },
-    { name: 'tslvs_connections_limit', help: 'The most entries the connection table may hold; new connections are dropped beyond it.', type: 'gauge',
-      samples: [{ labels: [], value: f.connLimit }] },
-    { name: 'tslvs_dataplane_active_flows', help: 'Flows the dataplane relays or tracks right now.', type: 'gauge',
-      samples: [{ labels: [], value: f.dataplane.activeFlows }] },
-    { name: 'tslvs_dataplane_drops_total', help: 'Packets or connections the dataplane dropped, by reason.', type: 'counter',
-      samples: labelled(f.dataplane.drops as Record<string, number>, 'reason') },
+      samples: byLabel(f.picks, 'scheduler') },
+    { name: 'tslvs_connections', help: 'Entries in the connection table, persistence templates included.', type: 'gauge', samples: one(f.connCount) },
+    { name: 'tslvs_connections_limit', help: 'The most entries the connection table may hold; new connections are dropped beyond it.', type: 'gauge', samples: one(f.connLimit) },
+    { name: 'tslvs_dataplane_active_flows', help: 'Flows the dataplane relays or tracks right now.', type: 'gauge', samples: one(f.dataplane.activeFlows) },
+    { name: 'tslvs_dataplane_drops_total', help: 'Packets or connections the dataplane dropped, by reason.', type: 'counter', samples: byLabel(f.dataplane.drops, 'reason') },
     { name: 'tslvs_control_changes_total', help: 'Table changes committed (commands from tslvsadm, reloads, the HTTP API), since the daemon started.', type: 'counter',
-      samples: [{ labels: [], value: f.changes }] },
-    { name: 'tslvs_services', help: 'Virtual services in the table.', type: 'gauge', samples: [{ labels: [], value: f.table.services.length }] },
+      samples: one(f.changes) },
+    { name: 'tslvs_services', help: 'Virtual services in the table.', type: 'gauge', samples: one(f.table.services.length) },
   ];
 }
 
 /** The whole /metrics page: node_ipvs_* first, then tslvs_*, each part sorted. */
 export function formatMetrics(f: MetricsFacts, opts: MetricsOptions = {}): string {
-  return formatNodeIpvs(f.table, opts) + renderFamilies(tslvsFamilies(f));
+  const groups = backendGroups(f.table, opts.sctp ?? 'correct');
+  // tslvs_* always files SCTP real servers under their own service.
+  const own = (opts.sctp ?? 'correct') === 'correct' ? groups : backendGroups(f.table, 'correct');
+  return renderFamilies(nodeFamilies(f.table, groups)) + renderFamilies(tslvsFamilies(f, own));
 }
 
 /**
