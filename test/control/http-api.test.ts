@@ -376,3 +376,16 @@ test('a weight set over HTTP with the token from <state-dir>/http-token reaches 
     removeDir(dir);
   }
 });
+
+test('tslvs run options: HTTP on 127.0.0.1:9180 by default, --http ADDR:PORT or off, --http-token', async () => {
+  const { parseDaemonOptions } = await import('../../src/config/daemon-options.js');
+  const d = parseDaemonOptions([], {}, 0);
+  assert.deepEqual([d.http, d.httpExplicit, d.httpToken], ['127.0.0.1:9180', false, null]);
+  const e = parseDaemonOptions(['--http', '[::1]:0', '--http-token', 's3cret'], {}, 0);
+  assert.deepEqual([e.http, e.httpExplicit, e.httpToken], ['[::1]:0', true, 's3cret']);
+  assert.equal(parseDaemonOptions(['--http', 'off'], {}, 0).http, null);
+  for (const bad of ['9180', '::1:9180', 'localhost', 'a b:1']) {
+    assert.throws(() => parseDaemonOptions(['--http', bad], {}, 0), { code: 'TSLVS_ERR_BAD_OPTION', message: `Invalid value "${bad}" for --http` });
+  }
+  assert.throws(() => parseDaemonOptions(['--http-token', 'a b'], {}, 0), { code: 'TSLVS_ERR_BAD_OPTION' });
+});
