@@ -12,6 +12,8 @@ import {
   formatConnLine, formatIpVs, formatIpVsConn, formatIpVsStats, formatProcFiles, IP_VS_CONN_HEADER, type ProcConn, writeProcFiles,
 } from '../../src/control/procfs.js';
 import type { StatsWire, TableSnapshot } from '../../src/control/protocol.js';
+import { parseAddr } from '../../src/core/addr.js';
+import { Flow, TCP_SYN } from '../../src/core/flow.js';
 import { Ipvs } from '../../src/core/ipvs.js';
 import { applyTableCommand, buildSnapshot } from '../../src/daemon/wire.js';
 import { GOLDEN_DIR } from '../helpers/golden.js';
@@ -177,4 +179,40 @@ test('writeProcFiles replaces each file atomically and skips files that did not 
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+/** The packets record-procfs.sh sent, in its order: [protocol, source, sport, destination, dport]. */
+const RECORDED_PACKETS: [6 | 17, string, number, string, number][] = [
+  ...[0, 1, 2, 3, 4].map((i) => [6, '203.0.113.2', 40000 + i, '192.0.2.10', 80] as [6, string, number, string, number]),
+  ...[0, 1, 2].map((i) => [17, '203.0.113.3', 50000 + i, '192.0.2.10', 53] as [17, string, number, string, number]),
+  ...[0, 1].map((i) => [6, '203.0.113.4', 41000 + i, '192.0.2.20', 443] as [6, string, number, string, number]),
+  [6, '203.0.113.5', 42000, '192.0.2.40', 8080],
+  [6, '203.0.113.6', 43000, '192.0.2.50', 80],
+  [6, '203.0.113.7', 43001, '192.0.2.50', 80],
+];
+
+test('the same packets through tslvs\'s core give the kernel\'s ip_vs_conn and ip_vs (entries, picks, counts, expiry)', () => {
+  const ipvs = new Ipvs({ random: () => 0x12345678, startMs: 0 });
+  for (const e of parseIpvsadmRules(readFileSync(join(DIR, 'rules.txt'), 'utf8'), 'rules.txt')) applyTableCommand(ipvs.table, e.cmd);
+  const f = new Flow();
+  for (const [proto, src, sport, dst, dport] of RECORDED_PACKETS) {
+    f.protocol = proto;
+    f.setSaddr(parseAddr(src)!);
+    f.setDaddr(parseAddr(dst)!);
+    f.sport = sport;
+    f.dport = dport;
+    f.tcpFlags = proto === 6 ? TCP_SYN : 0;
+    f.len = proto === 6 ? 40 : 38; // a bare SYN; UDP with 10 bytes of payload
+    ipvs.inPacket(f, 0);
+  }
+  // The script read the files 3 s (plus its own run time) after sending: expiries show 56 of 60.
+  ipvs.tick(3500);
+  const table = buildSnapshot(ipvs, 'none');
+  const conns = formatIpVsConn(ipvs.listConns(3500));
+  const sortedRows = (text: string) => text.split('\n').slice(1, -1).sort();
+  assert.equal(conns.split('\n')[0], IP_VS_CONN_HEADER.trimEnd());
+  assert.deepEqual(sortedRows(conns), sortedRows(golden('ip_vs_conn-traffic.txt')), 'entries in any order (the hash seeds differ)');
+  assert.deepEqual(blocks(formatIpVs(table)), blocks(golden('ip_vs-traffic.txt')));
+  // The totals; the rates depend on where the kernel's 2-s estimator ticks fell between packets.
+  assert.equal(formatIpVsStats(table.totals).split('\n')[2], golden('ip_vs_stats-traffic.txt').split('\n')[2]);
 });
