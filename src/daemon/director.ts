@@ -1,7 +1,7 @@
 /**
  * THE owner of the director's state (STYLE rule 4): the IPVS instance with its service table,
- * the active dataplane, the commit queue and the saved state. The control socket, reloads and
- * (later) the health runner and HTTP API all end here, and commits run one at a time.
+ * the active dataplane, the commit queue and the saved state. The control socket, the HTTP API,
+ * reloads (and the health runner) all end here, and commits run one at a time.
  *
  * A command is one transaction: the table operation runs inside table.transaction(), the
  * dataplane applies the journal's diff, and if the dataplane refuses, the journal is rolled
@@ -24,7 +24,9 @@ import { NoneDataplane } from '../dataplane/none/none-dataplane.js';
 import { systemErrno, TslvsError } from '../errors.js';
 import type { RuleEntry } from '../config/ipvsadm-rules.js';
 import { commandsFromState, type SavedState, stateFromTable, type StateStore } from './state-store.js';
-import { applyTableCommand, buildSnapshot, connToWire, destToWire, ipvsErrorToWire, opOf, serviceIdFromWire, serviceToWire } from './wire.js';
+import {
+  applyTableCommand, buildSnapshot, connToWire, destToWire, ipvsErrorToWire, malformedCommand, opOf, serviceIdFromWire, serviceToWire,
+} from './wire.js';
 
 export interface DirectorOptions {
   ipvs: Ipvs;
@@ -130,6 +132,11 @@ export class Director {
     const j = table.transaction(() => {
       for (let i = 0; i < cmds.length; i++) {
         const c = cmds[i];
+        const bad = malformedCommand(c);
+        if (bad) {
+          results[i] = bad;
+          continue;
+        }
         const emptyFlush = c.cmd === 'flush' && table.size === 0;
         try {
           applyTableCommand(table, c);
@@ -155,6 +162,11 @@ export class Director {
   async #execEach(cmds: readonly TableCommand[], results: (CommandError | null)[], changed: Uint8Array, journals: Journal[]): Promise<void> {
     const table = this.ipvs.table;
     for (let i = 0; i < cmds.length; i++) {
+      const bad = malformedCommand(cmds[i]);
+      if (bad) {
+        results[i] = bad;
+        continue;
+      }
       let failure: unknown = null;
       const j = table.transaction(() => {
         try {

@@ -32,6 +32,22 @@ export function opOf(cmd: TableCommand): IpvsOp {
   }
 }
 
+const COMMANDS = new Set(['add-service', 'edit-service', 'del-service', 'flush', 'add-dest', 'edit-dest', 'del-dest', 'zero', 'set-timeout']);
+
+/**
+ * A batch entry that is not a table command at all (not an object, unknown `cmd`): there is no
+ * libipvs operation to blame, so it is answered as a protocol error. Null for a well-formed one.
+ */
+export function malformedCommand(cmd: unknown): CommandError | null {
+  const name = isObj(cmd) ? cmd.cmd : undefined;
+  if (typeof name === 'string' && COMMANDS.has(name)) return null;
+  return {
+    op: typeof name === 'string' ? name : 'exec', errno: 'EINVAL', code: 'TSLVS_ERR_PROTOCOL',
+    message: `Not a table command: ${JSON.stringify(cmd)?.slice(0, 80) ?? String(cmd)}`,
+    hint: 'send objects with "cmd" set to one of add-service, edit-service, del-service, flush, add-dest, edit-dest, del-dest, zero, set-timeout',
+  };
+}
+
 function bad(op: IpvsOp, detail: string, errno: Errno = 'EINVAL'): never {
   throw new IpvsError(op, errno, detail);
 }
@@ -162,10 +178,9 @@ export function destUserFromWire(op: IpvsOp, w: unknown): DestUser {
   };
 }
 
-/** Runs one table command on the table; throws IpvsError before changing anything, or completes. */
+/** Runs one table command (checked with malformedCommand first); throws IpvsError before changing anything, or completes. */
 export function applyTableCommand(table: ServiceTable, cmd: TableCommand): void {
   const op = opOf(cmd);
-  if (!isObj(cmd)) bad(op, 'command missing');
   switch (cmd.cmd) {
     case 'add-service':
       table.addService(serviceUserFromWire(op, cmd.svc));

@@ -63,6 +63,16 @@ test('a malformed wire command is refused with EINVAL before anything changes', 
   assert.equal((await d.snapshot()).services.length, 0);
 });
 
+test('batch entries that are not table commands are protocol errors; the rest of the batch applies', async () => {
+  for (const dp of [new NoneDataplane(), new FailingDataplane()]) {
+    const d = director(dp);
+    const r = await d.exec([null, { cmd: 'frob' }, addSvc('192.0.2.1'), 7] as unknown as TableCommand[]);
+    assert.deepEqual(r.map((x) => x && [x.op, x.errno, x.code]), [
+      ['exec', 'EINVAL', 'TSLVS_ERR_PROTOCOL'], ['frob', 'EINVAL', 'TSLVS_ERR_PROTOCOL'], null, ['exec', 'EINVAL', 'TSLVS_ERR_PROTOCOL']]);
+    assert.equal((await d.snapshot()).services.length, 1);
+  }
+});
+
 test('a command the dataplane refuses changes nothing, and the rest of the batch still applies', async () => {
   const dp = new FailingDataplane();
   const d = director(dp);
