@@ -95,7 +95,6 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
   // All or nothing: a bad rules file stops the start before anything is touched.
   const initialRules = options.rules ? await readRules(options.rules) : null;
   const store = new StateStore(options.stateDir, deps.stateFs ? { fs: deps.stateFs } : {});
-  await store.init();
 
   let ready!: () => void;
   let failed!: (e: unknown) => void;
@@ -117,8 +116,11 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
   let director: Director;
   let restored: RestoreReport;
   let obs: Observability;
+  let locked = false;
   const ipvs = new Ipvs({ random: deps.random ?? cryptoRandomU32(), startMs: performance.now() });
   try {
+    await store.init();
+    locked = true;
     dataplane ??= await createDataplane(options.dataplane, { ipvs, now: () => performance.now(), settings: {} });
     director = new Director({ ipvs, dataplane, store, log });
     restored = await restoreState(director, store, log);
@@ -131,6 +133,7 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
     failed(err);
     await socket.close();
     await dataplane?.close().catch(() => undefined);
+    if (locked) await store.unlock();
     throw err;
   }
 
@@ -221,6 +224,7 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
         await obs.close();
         await socket.close();
         await director.close();
+        await store.unlock();
         if (deps.handleSignals) {
           process.off('SIGTERM', onStop);
           process.off('SIGINT', onStop);

@@ -3,7 +3,8 @@
  * not saved; they start at zero, as after a reboot of a kernel director). One JSON file in the
  * state directory, replaced atomically: write a temporary file, fsync it, rename it over the
  * old one, fsync the directory. A crash at any point leaves either the old or the new file,
- * never a partial one; leftover temporary files are removed at the next start.
+ * never a partial one; leftover temporary files are removed at the next start. A lock file
+ * with the owner's pid keeps a second daemon out of the directory.
  * A file that cannot be read back is never dropped: it is renamed to
  * `<name>.corrupt-<timestamp>` and the caller reports both paths.
  */
@@ -17,6 +18,19 @@ import { destToWire, serviceToWire } from './wire.js';
 export const STATE_FORMAT = 'tslvs-state';
 export const STATE_VERSION = 1;
 export const STATE_FILE = 'state.json';
+/** Holds the pid of the daemon that owns the state directory. */
+export const LOCK_FILE = 'lock';
+
+/** Whether a process with this pid exists (EPERM: it exists but is not ours to signal). */
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return systemErrno(err) === 'EPERM';
+  }
+}
 
 export interface SavedService extends ServiceWire {
   /** In list order (newest first), as `ipvsadm -L --nosort` shows them. */
@@ -65,16 +79,60 @@ export class StateStore {
     this.#fs = opts.fs ?? NODE_FS;
   }
 
-  /** Creates the directory (0700) and removes temporary files a crash left behind. */
+  /**
+   * Creates the directory (0700), takes the directory's lock (one daemon per state directory)
+   * and removes temporary files a crash left behind (never those of a live writer).
+   */
   async init(): Promise<void> {
     try {
       await this.#fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw dirError(this.dir, err);
+    }
+    await this.#lock();
+    try {
       for (const name of await this.#fs.readdir(this.dir)) {
-        if (name.startsWith(this.#tmpPrefix)) await this.#fs.unlink(join(this.dir, name)).catch(() => undefined);
+        if (!name.startsWith(this.#tmpPrefix)) continue;
+        const pid = Number(name.slice(this.#tmpPrefix.length));
+        if (pid !== process.pid && isAlive(pid)) continue;
+        await this.#fs.unlink(join(this.dir, name)).catch(() => undefined);
       }
     } catch (err) {
       throw dirError(this.dir, err);
     }
+  }
+
+  /** `<dir>/lock` holds the pid of the daemon using the directory; a dead owner's lock is taken over. */
+  async #lock(): Promise<void> {
+    const path = join(this.dir, LOCK_FILE);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fh = await this.#fs.open(path, 'wx', 0o600);
+        try {
+          await fh.writeFile(`${process.pid}\n`);
+        } finally {
+          await fh.close();
+        }
+        return;
+      } catch (err) {
+        if (systemErrno(err) !== 'EEXIST') throw dirError(path, err);
+      }
+      const owner = Number((await this.#fs.readFile(path, 'utf8').catch(() => '')).trim());
+      if (owner === process.pid) return;
+      if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
+        throw new TslvsError('TSLVS_ERR_DAEMON_RUNNING', `Another tslvs daemon (pid ${owner}) uses the state directory "${this.dir}"`,
+          `stop it first, give this one its own --state-dir, or remove "${path}" if pid ${owner} is not tslvs`);
+      }
+      await this.#fs.unlink(path).catch(() => undefined);
+    }
+    throw dirError(path, new Error('the lock file keeps coming back'));
+  }
+
+  /** Gives the directory's lock back (at a clean stop). */
+  async unlock(): Promise<void> {
+    const path = join(this.dir, LOCK_FILE);
+    const owner = Number((await this.#fs.readFile(path, 'utf8').catch(() => '')).trim());
+    if (owner === process.pid) await this.#fs.unlink(path).catch(() => undefined);
   }
 
   /** Reads the saved table. A file that does not parse is kept aside and reported, not thrown. */

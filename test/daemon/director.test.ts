@@ -221,7 +221,7 @@ for (const kind of ['none', 'proxy'] as const) {
       assert.equal(r[2]?.code, 'TSLVS_ERR_STATE_SAVE');
       assert.deepEqual(await tableOf(d), before);
       assert.equal(await fsp.readFile(store.path, 'utf8'), savedBefore);
-      assert.deepEqual((await fsp.readdir(dir)).sort(), ['state.json']);
+      assert.deepEqual((await fsp.readdir(dir)).sort(), ['lock', 'state.json']);
       if (dp instanceof FailingDataplane) {
         // Forward: add dest, del service; then the inverse, newest first.
         const last = dp.applied.slice(-4);

@@ -76,6 +76,7 @@ test('SIGTERM stops the daemon cleanly: exit 0, socket removed, state kept', asy
     assert.equal(existsSync(socket), false);
     assert.match(d.log(), /stopping \(SIGTERM\)[\s\S]*stopped/);
     assert.ok(existsSync(join(dir, 'st', 'state.json')));
+    assert.equal(existsSync(join(dir, 'st', 'lock')), false, 'a clean stop gives the state directory back');
   } finally {
     await d.kill('SIGKILL');
     removeDir(dir);
@@ -179,6 +180,20 @@ test('SIGHUP re-reads --rules and applies only the difference; unchanged service
     assert.match(ok.stdout, /^Reloaded ".*rules": 1 services added, 1 removed, 1 changed, 1 unchanged\n$/);
   } finally {
     await d.kill();
+    removeDir(dir);
+  }
+});
+
+test('a second daemon on another socket but the same state directory refuses to start', async () => {
+  const dir = tempDir('lc-samestate');
+  const a = await startDaemonProcess({ socket: join(dir, 'a.sock'), stateDir: join(dir, 'st') });
+  try {
+    const b = await startDaemonProcess({ socket: join(dir, 'b.sock'), stateDir: join(dir, 'st') });
+    assert.equal((await b.exited).code, 1);
+    assert.ok(b.log().includes(`Another tslvs daemon (pid ${a.proc.pid}) uses the state directory "${join(dir, 'st')}"`), b.log());
+    assert.equal(existsSync(join(dir, 'b.sock')), false);
+  } finally {
+    await a.kill();
     removeDir(dir);
   }
 });

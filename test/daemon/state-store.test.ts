@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { commandsFromState, parseSavedState, type SavedState, StateStore, type StateFs } from '../../src/daemon/state-store.js';
@@ -29,7 +29,7 @@ test('save then load gives back the same state; the file is mode 0600 and no tem
     assert.deepEqual(await s.load(), { kind: 'loaded', state: state(3) });
     assert.equal((await fsp.stat(s.path)).mode & 0o777, 0o600);
     assert.equal((await fsp.stat(s.dir)).mode & 0o777, 0o700);
-    assert.deepEqual(await fsp.readdir(s.dir), ['state.json']);
+    assert.deepEqual((await fsp.readdir(s.dir)).sort(), ['lock', 'state.json']);
   } finally {
     removeDir(dir);
   }
@@ -69,7 +69,7 @@ test('a crash between write and rename leaves the old file whole; the next start
 
     const again = new StateStore(dir);
     await again.init();
-    assert.deepEqual(await fsp.readdir(dir), ['state.json']);
+    assert.deepEqual((await fsp.readdir(dir)).sort(), ['lock', 'state.json']);
     assert.deepEqual(await again.load(), { kind: 'loaded', state: state(1) });
   } finally {
     removeDir(dir);
@@ -86,7 +86,7 @@ test('a save that fails reports the path and the errno, and leaves the old file 
     const s = new StateStore(dir, { fs });
     await assert.rejects(s.save(state(5)), (e: unknown) => e instanceof TslvsError && e.code === 'TSLVS_ERR_STATE_SAVE' &&
       e.errno === 'ENOSPC' && e.message.includes(s.path) && e.message.includes('(ENOSPC)'));
-    assert.deepEqual(await fsp.readdir(dir), ['state.json']);
+    assert.deepEqual((await fsp.readdir(dir)).sort(), ['lock', 'state.json']);
     assert.deepEqual(await good.load(), { kind: 'loaded', state: state(2) });
   } finally {
     removeDir(dir);
@@ -135,4 +135,29 @@ test('commands from a saved state rebuild destinations oldest first, so the list
   const cmds = commandsFromState(state(1));
   assert.deepEqual(cmds.map((c) => c.cmd), ['set-timeout', 'add-service', 'add-dest', 'add-dest']);
   assert.deepEqual(cmds.slice(2).map((c) => (c.cmd === 'add-dest' ? c.dest.addr : '')), ['198.51.100.1', '198.51.100.2']);
+});
+
+test('one daemon per state directory: a live owner\'s lock is refused, a dead owner\'s is taken over', async () => {
+  const dir = tempDir('st-lock');
+  const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => sleeper.once('spawn', r));
+    await fsp.writeFile(join(dir, 'lock'), `${sleeper.pid}\n`);
+    // A live writer's temp file must survive the other daemon's start attempt too.
+    await fsp.writeFile(join(dir, `state.json.tmp-${sleeper.pid}`), 'partial');
+    await assert.rejects(new StateStore(dir).init(), (e: unknown) => e instanceof TslvsError && e.code === 'TSLVS_ERR_DAEMON_RUNNING' &&
+      e.message === `Another tslvs daemon (pid ${sleeper.pid}) uses the state directory "${dir}"` && e.hint.includes(join(dir, 'lock')));
+    assert.ok((await fsp.readdir(dir)).includes(`state.json.tmp-${sleeper.pid}`));
+    sleeper.kill('SIGKILL');
+    await new Promise((r) => sleeper.once('exit', r));
+    const s = new StateStore(dir);
+    await s.init();
+    assert.equal(await fsp.readFile(join(dir, 'lock'), 'utf8'), `${process.pid}\n`);
+    assert.deepEqual(await fsp.readdir(dir), ['lock'], 'the dead writer\'s temp file is gone');
+    await s.unlock();
+    assert.deepEqual(await fsp.readdir(dir), []);
+  } finally {
+    sleeper.kill('SIGKILL');
+    removeDir(dir);
+  }
 });
