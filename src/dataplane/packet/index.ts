@@ -127,6 +127,7 @@ export class PacketDataplane implements Dataplane {
       onLink4: local && local[1] > 0 ? [local[0], local[1]] : undefined,
     });
     this.forwarder.env.pmtuDisc = settings.pmtuDisc;
+    this.forwarder.env.flusher = () => this.#flush();
   }
 
   /** Opens the socket with an empty filter and starts reading. */
@@ -278,7 +279,8 @@ export async function createDataplane(opts: DataplaneOptions): Promise<Dataplane
     // Every slot takes a GSO super-frame (up to 64 KiB) whole.
     slotSize: 65536 + 512,
     headroom: 128,
-    scratch: 256 * 1024,
+    // Room for the segments of a few GSO frames cut for a tunnel within one batch.
+    scratch: 1024 * 1024,
   });
   const dp = new PacketDataplane(opts, settings, addon, h);
   dp.start();

@@ -3,9 +3,6 @@
 // process drives an Ipvs and the packet dataplane (its socket opened in the director's
 // namespace) directly.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Ipvs } from '../../../src/core/ipvs.js';
 import { createDataplane, type PacketDataplane } from '../../../src/dataplane/packet/index.js';
@@ -14,7 +11,10 @@ import { newIpvs } from './table.js';
 
 const run = promisify(execFile);
 
-export type Mode = 'dr' | 'nat';
+/** Time multiplier for slow machines (the oracle VM emulates its CPU): TSLVS_E2E_SLOW=10. */
+export const SLOW = Math.max(1, Number(process.env.TSLVS_E2E_SLOW ?? 1) || 1);
+
+export type Mode = 'dr' | 'nat' | 'tun';
 
 export const VIP = '203.0.113.10';
 export const RS = ['198.51.100.11', '198.51.100.12'];
@@ -25,7 +25,6 @@ export class DirectorLab {
   readonly director: string;
   readonly rs: string[];
   readonly pages: string[] = [];
-  readonly dirs: string[] = [];
   ipvs: Ipvs = newIpvs();
   dp: PacketDataplane | null = null;
   #tick: NodeJS.Timeout | null = null;
@@ -43,7 +42,7 @@ export class DirectorLab {
       this.rs.forEach((ns, i) => l.attach(ns, 'eth0', br, `r${i}`));
       nsExec(this.director, 'sysctl', '-qw', 'net.ipv4.ip_forward=0');
       nsExec(this.director, 'ip', 'addr', 'add', '198.51.100.1/24', 'dev', 'eth0');
-      if (mode === 'dr') {
+      if (mode !== 'nat') {
         nsExec(this.client, 'ip', 'addr', 'add', '198.51.100.100/24', 'dev', 'eth0');
         // The VIP is on the link: the client ARPs for it and the dataplane answers.
         nsExec(this.client, 'ip', 'route', 'add', `${VIP}/32`, 'dev', 'eth0');
@@ -59,15 +58,20 @@ export class DirectorLab {
           nsExec(ns, 'ip', 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
           nsExec(ns, 'sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2',
             'net.ipv4.conf.eth0.arp_ignore=1', 'net.ipv4.conf.eth0.arp_announce=2');
+        } else if (mode === 'tun') {
+          // An IPIP real server: tunl0 decapsulates, the VIP lives on it, reverse-path checks relaxed.
+          try { nsExec(ns, 'ip', 'link', 'add', 'tunl0', 'type', 'ipip'); } catch { /* the fallback device exists already */ }
+          nsExec(ns, 'ip', 'link', 'set', 'tunl0', 'up');
+          nsExec(ns, 'ip', 'addr', 'add', `${VIP}/32`, 'dev', 'tunl0');
+          nsExec(ns, 'sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2',
+            'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv4.conf.tunl0.rp_filter=0',
+            'net.ipv4.conf.eth0.rp_filter=0');
         } else {
           nsExec(ns, 'ip', 'route', 'add', 'default', 'via', '198.51.100.1');
         }
-        const dir = mkdtempSync(join(tmpdir(), 'tslvs-page-'));
-        this.dirs.push(dir);
         const page = `real server ${i + 1}`;
         this.pages.push(page);
-        writeFileSync(join(dir, 'index.html'), `${page}\n`);
-        l.spawnIn(ns, 'python3', ['-m', 'http.server', '80', '--bind', '0.0.0.0', '--directory', dir]);
+        this.serve(i, 80, page);
       });
     } catch (err) {
       this.cleanup();
@@ -77,10 +81,11 @@ export class DirectorLab {
 
   /** Starts another http server in real server i on `port`, serving `page`. */
   serve(i: number, port: number, page: string): void {
-    const dir = mkdtempSync(join(tmpdir(), 'tslvs-page-'));
-    this.dirs.push(dir);
-    writeFileSync(join(dir, 'index.html'), `${page}\n`);
-    this.lab.spawnIn(this.rs[i], 'python3', ['-m', 'http.server', String(port), '--bind', '0.0.0.0', '--directory', dir]);
+    // A tiny node server (node is wherever the tests run, the oracle VM included). It reads and
+    // discards request bodies, so uploads can be sent through the director too.
+    const code = `require('http').createServer((q, s) => { let n = 0; q.on('data', (d) => { n += d.length; }); ` +
+      `q.on('end', () => s.end(${JSON.stringify(page)} + (n ? ' got ' + n : '') + '\\n')); }).listen(${port}, '0.0.0.0')`;
+    this.lab.spawnIn(this.rs[i], process.execPath, ['-e', code]);
   }
 
   now = (): number => performance.now() - this.t0;
@@ -100,10 +105,10 @@ export class DirectorLab {
     for (const [i, ns] of this.rs.entries()) {
       for (let t = 0; ; t++) {
         try {
-          await run('ip', ['netns', 'exec', ns, 'curl', '-s', '-m', '1', `http://${RS[i]}/`]);
+          await run('ip', ['netns', 'exec', ns, 'curl', '-s', '-m', String(SLOW), `http://${RS[i]}/`]);
           break;
         } catch {
-          if (t > 50) throw new Error(`http server in ${ns} did not start`);
+          if (t > 50 * SLOW) throw new Error(`http server in ${ns} did not start`);
           await sleep(100);
         }
       }
@@ -112,15 +117,15 @@ export class DirectorLab {
 
   /** Waits until the dataplane knows the MACs of both real servers. */
   async waitNeighbours(): Promise<void> {
-    for (let t = 0; t < 60; t++) {
+    for (let t = 0; t < 60 * SLOW; t++) {
       if (this.dp!.forwarder.neigh.lookup(0xc633640b) >= 0 && this.dp!.forwarder.neigh.lookup(0xc633640c) >= 0) return;
       await sleep(100);
     }
     throw new Error('real servers did not answer ARP');
   }
 
-  async curl(): Promise<string> {
-    const { stdout } = await run('ip', ['netns', 'exec', this.client, 'curl', '-s', '-m', '5', `http://${VIP}/`]);
+  async curl(...extra: string[]): Promise<string> {
+    const { stdout } = await run('ip', ['netns', 'exec', this.client, 'curl', '-s', '-m', String(5 * SLOW), ...extra, `http://${VIP}/`], { maxBuffer: 1 << 24 });
     return stdout.trim();
   }
 
@@ -128,7 +133,6 @@ export class DirectorLab {
     if (this.#tick) clearInterval(this.#tick);
     void this.dp?.close();
     this.lab.cleanup();
-    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
   }
 }
 

@@ -64,6 +64,11 @@ export class XmitEnv {
   /** ip_vs_tunnel_xmit: pmtu_disc=1 copies DF into the outer header and refuses to fragment. */
   pmtuDisc = true;
   ipId = 0;
+  /**
+   * Hands the queued rows to the kernel now (set by index.ts): used when a batch produces more
+   * frames than a send takes (a GSO frame cut into segments) or fills the scratch area.
+   */
+  flusher: (() => void) | null = null;
 
   constructor(b: Uint8Array, tx: Int32Array, txCap: number, scratchStart: number, scratchEnd: number, mac: Uint8Array, mtu: number, neigh: NeighTable) {
     this.b = b;
@@ -87,8 +92,12 @@ export class XmitEnv {
   /** Queues one frame; false (and a drop) when the batch is full. */
   push(off: number, len: number, flags: number, csumStart: number, csumOff: number, gso: number): boolean {
     if (this.txN === this.txCap) {
-      this.drops[D_TX_FULL]++;
-      return false;
+      // Rows are full: send them; frames in scratch stay where they are until the next alloc.
+      if (this.flusher !== null) this.flusher();
+      if (this.txN === this.txCap) {
+        this.drops[D_TX_FULL]++;
+        return false;
+      }
     }
     const m = this.txN++ * META_STRIDE;
     const t = this.tx;
@@ -103,9 +112,17 @@ export class XmitEnv {
     return true;
   }
 
-  /** Room for a frame of up to `size` bytes in scratch, or -1. */
+  /**
+   * Room for a frame of up to `size` bytes in scratch, or -1. Callers push what they allocated
+   * before allocating again, so when scratch is full everything in it is queued: send it all
+   * and start over.
+   */
   alloc(size: number): number {
-    const at = this.scratchAt;
+    let at = this.scratchAt;
+    if (at + size > this.scratchEnd && this.flusher !== null) {
+      this.flusher();
+      this.scratchAt = at = this.scratchStart;
+    }
     if (at + size > this.scratchEnd) return -1;
     this.scratchAt = at + ((size + 7) & ~7);
     return at;

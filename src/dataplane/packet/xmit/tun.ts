@@ -13,7 +13,8 @@ import { csumAdd, csumFold, pseudoV4, rd16, wr16 } from '../frame/checksum.js';
 import { ipv4Write, IP_DF } from '../frame/ipv4.js';
 import { IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP, type Parsed } from '../frame/parse.js';
 import { decrementTtl, mtuOk } from './common.js';
-import { D_GSO_TUNNEL, D_NO_NEIGH, D_UNSUPPORTED, type XmitEnv } from './env.js';
+import { D_GSO_TUNNEL, D_NO_NEIGH, D_TOO_BIG, D_UNSUPPORTED, type XmitEnv } from './env.js';
+import { gsoSegmentLen, gsoSegments, gsoWriteSegment } from '../frame/gso.js';
 
 export const IP_VS_CONN_F_TUNNEL_TYPE_IPIP = 0;
 export const IP_VS_CONN_F_TUNNEL_TYPE_GUE = 1;
@@ -41,11 +42,6 @@ export function tunXmit(
     env.drops[D_NO_NEIGH]++;
     return false;
   }
-  if (gso !== 0) {
-    // The kernel would segment after encapsulation; this dataplane sends each frame as is.
-    env.drops[D_GSO_TUNNEL]++;
-    return false;
-  }
   if (tunType !== IP_VS_CONN_F_TUNNEL_TYPE_IPIP && tunType !== IP_VS_CONN_F_TUNNEL_TYPE_GUE) {
     env.drops[D_UNSUPPORTED]++;
     return false;
@@ -53,6 +49,7 @@ export function tunXmit(
   const gue = tunType === IP_VS_CONN_F_TUNNEL_TYPE_GUE;
   const encap = 20 + (gue ? UDP_HLEN + GUE_HLEN : 0);
   if (!decrementTtl(env, p)) return false;
+  if (gso !== 0) return tunXmitGso(env, p, slot, dAddr, tunType, tunPort, tunFlags, flowHash, gso & 0xffff, encap);
   if (!mtuOk(env, p, env.mtu - encap, false)) return false;
   const b = env.b;
   const inner = p.l3;
@@ -63,30 +60,83 @@ export function tunXmit(
     env.drops[D_UNSUPPORTED]++;
     return false;
   }
-  const v4 = p.af === 2;
-  const innerTos = v4 ? b[inner + 1] : ((b[inner] & 0x0f) << 4) | (b[inner + 1] >>> 4);
-  const df = v4 && env.pmtuDisc && (rd16(b, inner + 6) & IP_DF) !== 0;
-  ipv4Write(b, l3, ecnEncap(innerTos, innerTos), encap + innerLen, df ? 0 : env.ipId++, df, p.ttl,
-    gue ? IPPROTO_UDP : v4 ? IPPROTO_IPIP : IPPROTO_IPV6, env.local4, dAddr);
-  if (gue) {
-    const u = l3 + 20;
-    const sport = 32768 + (flowHash % 28232); // the default ip_local_port_range, 32768..60999
-    wr16(b, u, sport);
-    wr16(b, u + 2, tunPort);
-    wr16(b, u + 4, UDP_HLEN + GUE_HLEN + innerLen);
-    wr16(b, u + 6, 0);
-    b[u + 8] = 0; // version 0, C 0, hlen 0
-    b[u + 9] = v4 ? IPPROTO_IPIP : IPPROTO_IPV6;
-    wr16(b, u + 10, 0);
-    if ((tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM) !== 0) {
-      const ulen = UDP_HLEN + GUE_HLEN + innerLen;
-      let c = ~csumFold(csumAdd(b, u, ulen, pseudoV4(env.local4, dAddr, IPPROTO_UDP, ulen))) & 0xffff;
-      if (c === 0) c = 0xffff;
-      wr16(b, u + 6, c);
-    }
-  }
+  writeOuter(env, l3, inner, innerLen, p.af === 2, p.ttl, dAddr, tunType, tunPort, tunFlags, flowHash, encap);
   env.setEthToNeigh(off, slot);
   wr16(b, off + 12, 0x0800);
   env.forwarded[2]++;
   return env.push(off, 14 + encap + innerLen, 0, 0, 0, 0);
+}
+
+/**
+ * A GSO super-frame cannot be encapsulated as one (virtio_net_hdr has no IPIP/GUE GSO type):
+ * cut it into segments here, each encapsulated on its own. A segment that does not fit the
+ * tunnel MTU with DF set gets "fragmentation needed" back, as ip_finish_output_gso would.
+ */
+function tunXmitGso(
+  env: XmitEnv, p: Parsed, slot: number, dAddr: number, tunType: number, tunPort: number, tunFlags: number,
+  flowHash: number, mss: number, encap: number,
+): boolean {
+  const n = gsoSegments(p, mss);
+  if (n === 0) {
+    env.drops[D_GSO_TUNNEL]++;
+    return false;
+  }
+  const first = gsoSegmentLen(p, mss, 0);
+  if (first > env.mtu - encap) {
+    const df = p.af !== 2 || (rd16(env.b, p.l3 + 6) & IP_DF) !== 0;
+    if (df) {
+      // Quote the super-frame's headers only (as the kernel quotes the segment it could not send).
+      mtuOk(env, p, env.mtu - encap, false);
+      return false;
+    }
+    env.drops[D_TOO_BIG]++;
+    return false;
+  }
+  const b = env.b;
+  for (let k = 0; k < n; k++) {
+    const segLen = gsoSegmentLen(p, mss, k);
+    const off = env.alloc(14 + encap + segLen);
+    if (off < 0) {
+      env.drops[D_GSO_TUNNEL]++;
+      return false;
+    }
+    const l3 = off + 14;
+    const inner = l3 + encap;
+    gsoWriteSegment(b, p, mss, k, n, inner);
+    writeOuter(env, l3, inner, segLen, p.af === 2, p.ttl, dAddr, tunType, tunPort, tunFlags, flowHash, encap);
+    env.setEthToNeigh(off, slot);
+    wr16(b, off + 12, 0x0800);
+    env.forwarded[2]++;
+    if (!env.push(off, 14 + encap + segLen, 0, 0, 0, 0)) return false;
+  }
+  return true;
+}
+
+/** The outer IPv4 header (and UDP + GUE header) at l3 for the inner datagram at `inner`. */
+function writeOuter(
+  env: XmitEnv, l3: number, inner: number, innerLen: number, v4: boolean, ttl: number, dAddr: number,
+  tunType: number, tunPort: number, tunFlags: number, flowHash: number, encap: number,
+): void {
+  const b = env.b;
+  const gue = tunType === IP_VS_CONN_F_TUNNEL_TYPE_GUE;
+  const innerTos = v4 ? b[inner + 1] : ((b[inner] & 0x0f) << 4) | (b[inner + 1] >>> 4);
+  const df = v4 && env.pmtuDisc && (rd16(b, inner + 6) & IP_DF) !== 0;
+  ipv4Write(b, l3, ecnEncap(innerTos, innerTos), encap + innerLen, df ? 0 : env.ipId++, df, ttl,
+    gue ? IPPROTO_UDP : v4 ? IPPROTO_IPIP : IPPROTO_IPV6, env.local4, dAddr);
+  if (!gue) return;
+  const u = l3 + 20;
+  const sport = 32768 + (flowHash % 28232); // the default ip_local_port_range, 32768..60999
+  const ulen = UDP_HLEN + GUE_HLEN + innerLen;
+  wr16(b, u, sport);
+  wr16(b, u + 2, tunPort);
+  wr16(b, u + 4, ulen);
+  wr16(b, u + 6, 0);
+  b[u + 8] = 0; // version 0, C 0, hlen 0
+  b[u + 9] = v4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+  wr16(b, u + 10, 0);
+  if ((tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM) !== 0) {
+    let c = ~csumFold(csumAdd(b, u, ulen, pseudoV4(env.local4, dAddr, IPPROTO_UDP, ulen))) & 0xffff;
+    if (c === 0) c = 0xffff;
+    wr16(b, u + 6, c);
+  }
 }
