@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The dashboard in the browser (compiled to app.js, served at /assets/app.js). Every second it
  * reads /api/table, updates the services table in place (rows keyed by service and real
