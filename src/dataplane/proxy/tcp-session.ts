@@ -21,6 +21,7 @@
  * buffer free for the next read; a write that has to wait stops reading on the source until it
  * completes (backpressure), so each direction holds at most one buffer of data in user space.
  */
+import { constants } from 'node:os';
 import { AF_INET6 } from '../../core/addr.js';
 import type { Dest } from '../../core/dest.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../core/flow.js';
@@ -32,6 +33,12 @@ import { type ConnectReq, type ShutdownReq, type TcpHandle, UV_EOF, type WriteRe
 
 const DIR_IN = 0;
 const DIR_OUT = 1;
+
+/** A connect that failed this way says the real server is down; others (EADDRNOTAVAIL: no local port left, EMFILE) are ours. */
+const E = constants.errno;
+const SERVER_DOWN = new Set([-E.ECONNREFUSED, -E.EHOSTUNREACH, -E.ENETUNREACH, -E.ETIMEDOUT, -E.ECONNRESET, -E.ECONNABORTED]);
+/** Our own connect timeout, reported as ETIMEDOUT. */
+const TIMED_OUT = -E.ETIMEDOUT;
 
 // Session flag bits.
 const CONNECTING = 0x001;
@@ -108,7 +115,7 @@ export class Session implements EntryOwner, Connecting {
     const err = d.af === AF_INET6 ? h.connect6(req, addr, port) : h.connect(req, addr, port);
     if (err !== 0) {
       h.close();
-      this.connectFailed(nowMs);
+      this.connectFailed(err, nowMs);
       return;
     }
     this.backend = h;
@@ -125,19 +132,20 @@ export class Session implements EntryOwner, Connecting {
       h.session = null;
       h.close(); // the pending connect completes with ECANCELED; onConnect ignores it
     }
-    this.connectFailed(nowMs);
+    this.connectFailed(TIMED_OUT, nowMs);
   }
 
   /**
-   * The real server refused, was unreachable or did not answer: quarantine it, tell the core
+   * The real server refused, was unreachable or did not answer: quarantine it (not for errors
+   * of our own, such as no local port left), tell the core
    * what IPVS would have seen (the server's RST: SYN_RECV → CLOSE) and schedule again, as a
    * client's retransmitted SYN would be rescheduled; give up after `retries`.
    */
-  connectFailed(nowMs: number): void {
+  connectFailed(status: number, nowMs: number): void {
     const ctx = this.ctx;
     const ipvs = ctx.ipvs;
     ctx.connectFailures++;
-    ctx.markUnreachable(this.dest, nowMs);
+    if (SERVER_DOWN.has(status)) ctx.markUnreachable(this.dest, nowMs);
     if (this.conn >= 0) ipvs.packetOnConn(this.conn, DIR_OUT, TCP_RST, 0, nowMs);
     while (this.attempts < ctx.settings.retries) {
       this.attempts++;
@@ -347,7 +355,7 @@ function onConnect(this: SConnect, status: number, handle: TcpHandle): void {
     s.backend = null;
     (handle as SHandle).session = null;
     handle.close();
-    s.connectFailed(nowMs);
+    s.connectFailed(status, nowMs);
     return;
   }
   s.connected(nowMs);
