@@ -42,6 +42,11 @@ const WITH_VALUE = new Set([
   '-w', '--weight', '-x', '--u-threshold', '-y', '--l-threshold', '--tun-type', '--tun-port', '--proxy-protocol',
 ]);
 
+/** Options without a value. */
+const SWITCHES = new Set(['-g', '--gatewaying', '-m', '--masquerading', '-i', '--ipip', '-o', '--ops', '--tun-nocsum', '--tun-csum', '--tun-remcsum']);
+const DEST_ONLY = ['r', 'fwd', 'w', 'x', 'y', 'tun-type', 'tun-port', 'csum', 'proxy-protocol'] as const;
+const SERVICE_ONLY = ['s', 'p', 'M', 'pe', 'o', 'b'] as const;
+
 class LineError extends Error {}
 
 /** Parses a whole rules file; throws TslvsError TSLVS_ERR_RULES_SYNTAX at the first bad line. */
@@ -92,8 +97,7 @@ function parseRuleLine(body: string): TableCommand {
       }
     } else if (name === '-p' || name === '--persistent') {
       if (eq < 0 && i + 1 < tok.length && /^\d+$/.test(tok[i + 1])) value = tok[++i];
-    } else if (!['-g', '--gatewaying', '-m', '--masquerading', '-i', '--ipip', '-o', '--ops',
-      '--tun-nocsum', '--tun-csum', '--tun-remcsum'].includes(name)) {
+    } else if (!SWITCHES.has(name)) {
       throw new LineError(`Unknown option "${t}"`);
     }
     const key = canonical(name);
@@ -104,12 +108,12 @@ function parseRuleLine(body: string): TableCommand {
 
   const svc = parseServiceId(opts, v6);
   if (kind === 'svc') {
-    for (const k of ['r', 'fwd', 'w', 'x', 'y', 'tun-type', 'tun-port', 'csum', 'proxy-protocol']) {
+    for (const k of DEST_ONLY) {
       if (opts.has(k)) throw new LineError(`Option "${optName(k)}" belongs on an -a line`);
     }
     return { cmd: 'add-service', svc: serviceWire(svc, opts) };
   }
-  for (const k of ['s', 'p', 'M', 'pe', 'o', 'b']) {
+  for (const k of SERVICE_ONLY) {
     if (opts.has(k)) throw new LineError(`Option "${optName(k)}" belongs on an -A line`);
   }
   return { cmd: 'add-dest', svc: idOnly(svc), dest: destWire(svc, opts) };
@@ -147,12 +151,33 @@ function optName(k: string): string {
   return names[k] ?? k;
 }
 
+/** The last service selector parsed: the -a lines of one service repeat it. */
+let memoKey = '';
+let memoId: ServiceIdWire | null = null;
+
 function parseServiceId(opts: Map<string, string>, v6: boolean): ServiceIdWire {
-  const given = ['t', 'u', 'sctp', 'f'].filter((k) => opts.has(k));
-  if (given.length === 0) throw new LineError('No virtual service given (-t, -u, --sctp-service or -f)');
-  if (given.length > 1) throw new LineError('More than one virtual service given');
-  const k = given[0];
+  let k = '';
+  let n = 0;
+  for (const key of SELECTORS) {
+    if (opts.has(key)) {
+      k = key;
+      n++;
+    }
+  }
+  if (n === 0) throw new LineError('No virtual service given (-t, -u, --sctp-service or -f)');
+  if (n > 1) throw new LineError('More than one virtual service given');
   const v = opts.get(k) as string;
+  const key = `${k} ${v}${v6 ? ' 6' : ''}`;
+  if (key === memoKey && memoId) return memoId;
+  const id = parseServiceSelector(k, v, v6);
+  memoKey = key;
+  memoId = id;
+  return id;
+}
+
+const SELECTORS = ['t', 'u', 'sctp', 'f'] as const;
+
+function parseServiceSelector(k: string, v: string, v6: boolean): ServiceIdWire {
   if (k === 'f') {
     const mark = parseUint(v, 1, 0xffffffff, 'fwmark');
     return v6 ? { af: AF_INET6, protocol: 6, addr: '::', port: 0, fwmark: mark } : { af: AF_INET, protocol: 6, addr: '0.0.0.0', port: 0, fwmark: mark };
@@ -199,7 +224,7 @@ function serviceWire(id: ServiceIdWire, opts: Map<string, string>): ServiceWire 
   }
   const pe = opts.get('pe') ?? '';
   if (pe.length > 15) throw new LineError(`Invalid persistence engine name "${pe}"`);
-  return { ...id, sched, flags, timeoutS, netmask, pe };
+  return { af: id.af, protocol: id.protocol, addr: id.addr, port: id.port, fwmark: id.fwmark, sched, flags, timeoutS, netmask, pe };
 }
 
 /** ipvsadm.c parse_sched_flags: sh-/mh- words only with their scheduler. */
