@@ -5,7 +5,7 @@
  * (as LSB init scripts' status).
  */
 import { parseClientOptions, parseDaemonOptions, RUN_OPTIONS } from '../../config/daemon-options.js';
-import type { Response } from '../../control/protocol.js';
+import { PROTOCOL_VERSION, type Response } from '../../control/protocol.js';
 import { startDaemon } from '../../daemon/lifecycle.js';
 import { formatError, TslvsError } from '../../errors.js';
 import { request } from '../control-client.js';
@@ -100,7 +100,7 @@ async function stopCmd(argv: readonly string[]): Promise<number> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      await request({ type: 'hello', version: 1 }, { socketPath: socket, timeoutMs: 1000 });
+      await request({ type: 'hello', version: PROTOCOL_VERSION }, { socketPath: socket, timeoutMs: 1000 });
     } catch (err) {
       if (err instanceof TslvsError && err.code === 'TSLVS_ERR_NO_DAEMON') break;
     }
