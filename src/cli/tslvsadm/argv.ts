@@ -34,9 +34,27 @@ export type PoptEvent<V> =
   | { type: 'end' }
   | { type: 'error'; code: PoptErrorCode };
 
+/** Lookup tables of an option table, made once per table. */
+const INDEX = new WeakMap<readonly OptionSpec<unknown>[], { long: Map<string, OptionSpec<unknown>>; short: Map<string, OptionSpec<unknown>> }>();
+
+function indexOf<V>(options: readonly OptionSpec<V>[]): { long: Map<string, OptionSpec<V>>; short: Map<string, OptionSpec<V>> } {
+  let ix = INDEX.get(options);
+  if (!ix) {
+    ix = { long: new Map(), short: new Map() };
+    // popt takes the first match in table order.
+    for (const o of options) {
+      if (o.long !== null && !ix.long.has(o.long)) ix.long.set(o.long, o);
+      if (o.short !== null && !ix.short.has(o.short)) ix.short.set(o.short, o);
+    }
+    INDEX.set(options, ix);
+  }
+  return ix as { long: Map<string, OptionSpec<V>>; short: Map<string, OptionSpec<V>> };
+}
+
 export class Popt<V> {
   readonly #argv: readonly string[];
-  readonly #options: readonly OptionSpec<V>[];
+  readonly #long: Map<string, OptionSpec<V>>;
+  readonly #short: Map<string, OptionSpec<V>>;
   readonly #posixMeHarder: boolean;
   #next = 1;
   #nextCharArg: string | null = null;
@@ -47,7 +65,9 @@ export class Popt<V> {
   /** argv includes argv[0], which is skipped as popt does. */
   constructor(argv: readonly string[], options: readonly OptionSpec<V>[], env: Readonly<Record<string, string | undefined>> = {}) {
     this.#argv = argv;
-    this.#options = options;
+    const ix = indexOf(options);
+    this.#long = ix.long;
+    this.#short = ix.short;
     this.#posixMeHarder = env.POSIXLY_CORRECT !== undefined || env.POSIX_ME_HARDER !== undefined;
   }
 
@@ -74,7 +94,7 @@ export class Popt<V> {
           const eq = body.indexOf('=');
           const name = eq === -1 ? body : body.slice(0, eq);
           if (eq !== -1) longArg = body.slice(eq + 1);
-          opt = this.#options.find((o) => o.long === name);
+          opt = this.#long.get(name);
           if (!opt) return { type: 'error', code: 'BADOPT' };
         } else {
           this.#nextCharArg = orig.slice(1);
@@ -84,7 +104,7 @@ export class Popt<V> {
       if (this.#nextCharArg !== null) {
         const bundle = this.#nextCharArg;
         this.#nextCharArg = null;
-        opt = this.#options.find((o) => o.short === bundle[0]);
+        opt = this.#short.get(bundle[0]);
         if (!opt) return { type: 'error', code: 'BADOPT' };
         if (bundle.length > 1) this.#nextCharArg = bundle.slice(1);
       }
@@ -94,7 +114,7 @@ export class Popt<V> {
         if (longArg !== null || (this.#nextCharArg !== null && this.#nextCharArg[0] === '=')) {
           return { type: 'error', code: 'UNWANTEDARG' };
         }
-        return { type: 'opt', val: o.val, arg: null };
+        return this.#opt(o.val, null);
       }
       let arg: string | null;
       if (longArg !== null) {
@@ -110,8 +130,17 @@ export class Popt<V> {
       } else {
         arg = this.#argv[this.#next++];
       }
-      return { type: 'opt', val: o.val, arg };
+      return this.#opt(o.val, arg);
     }
+  }
+
+  /** One event object per scanner, refilled for each option (callers read it at once). */
+  readonly #ev: { type: 'opt'; val: V; arg: string | null } = { type: 'opt', val: undefined as V, arg: null };
+
+  #opt(val: V, arg: string | null): PoptEvent<V> {
+    this.#ev.val = val;
+    this.#ev.arg = arg;
+    return this.#ev;
   }
 
   /** poptGetArg: the next leftover word, or null. */

@@ -222,8 +222,14 @@ export function serviceIdWire(svc: SvcEntry): ServiceIdWire {
   return { af, protocol: svc.protocol as 6 | 17 | 132, addr: ntop({ af, w: svc.addr }), port: svc.port, fwmark: 0 };
 }
 
+// Object literals written out in full (no spread): a restore builds 100,000 of them.
 function serviceWire(svc: SvcEntry): ServiceWire {
-  return { ...serviceIdWire(svc), sched: svc.sched, flags: svc.flags, timeoutS: svc.timeout, netmask: svc.netmask, pe: svc.pe };
+  const af = svc.af === AF_INET6 ? 10 : 2;
+  const fw = svc.fwmark !== 0;
+  return {
+    af, protocol: fw ? IPPROTO_TCP : svc.protocol as 6 | 17 | 132, addr: fw ? zeroAddrText(af) : ntop({ af, w: svc.addr }),
+    port: fw ? 0 : svc.port, fwmark: svc.fwmark, sched: svc.sched, flags: svc.flags, timeoutS: svc.timeout, netmask: svc.netmask, pe: svc.pe,
+  };
 }
 
 function destIdWire(d: DestEntry): DestIdWire {
@@ -232,12 +238,19 @@ function destIdWire(d: DestEntry): DestIdWire {
 }
 
 function destWire(d: DestEntry): DestWire {
-  const w: DestWire = {
-    ...destIdWire(d), fwd: d.connFlags & IP_VS_CONN_F_FWD_MASK, weight: d.weight, uThreshold: d.uThreshold,
-    lThreshold: d.lThreshold, tunType: d.tunType, tunPort: d.tunPort, tunFlags: d.tunFlags,
+  const af = d.af === AF_INET6 ? 10 : 2;
+  const addr = ntop({ af, w: d.addr });
+  const fwd = d.connFlags & IP_VS_CONN_F_FWD_MASK;
+  if (d.proxyProtocol) {
+    return {
+      af, addr, port: d.port, fwd, weight: d.weight, uThreshold: d.uThreshold, lThreshold: d.lThreshold,
+      tunType: d.tunType, tunPort: d.tunPort, tunFlags: d.tunFlags, proxyProtocol: d.proxyProtocol,
+    };
+  }
+  return {
+    af, addr, port: d.port, fwd, weight: d.weight, uThreshold: d.uThreshold, lThreshold: d.lThreshold,
+    tunType: d.tunType, tunPort: d.tunPort, tunFlags: d.tunFlags,
   };
-  if (d.proxyProtocol) w.proxyProtocol = d.proxyProtocol;
-  return w;
 }
 
 interface Parsed {

@@ -17,10 +17,12 @@ import { TUN_NAMES } from './messages.js';
 import { AF_INET, AF_INET6, type Addr, inetPton4, inetPton6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, ntop, parseWireAddr, type Resolver } from './resolve.js';
 import { ruleDestLine, ruleServiceLine } from './save.js';
 
+const SPACES = ' '.repeat(64);
+const spaces = (n: number): string => (n <= 64 ? SPACES.slice(0, n) : ' '.repeat(n));
 /** "%-Ns": pad on the right to n characters, never cut. */
-export const padR = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+export const padR = (s: string, n: number): string => (s.length >= n ? s : s + spaces(n - s.length));
 /** "%Ns": pad on the left. */
-export const padL = (s: string, n: number): string => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
+export const padL = (s: string, n: number): string => (s.length >= n ? s : spaces(n - s.length) + s);
 
 /** addr:port → name text, as ipvsadm's addrport_to_anyname (with -n, or through the resolver). */
 export class Namer {
@@ -36,6 +38,12 @@ export class Namer {
 
   get numeric(): boolean {
     return this.#numeric;
+  }
+
+  /** addrport for an address of a column set (AddrCols): the numeric IPv4 text is ready-made. */
+  addrportAt(c: AddrCols, i: number, port: number, proto: number): string {
+    if (this.#numeric && c.af[i] === AF_INET) return `${c.text[i]}:${port}`;
+    return this.addrport(c.addr(i), port, proto);
   }
 
   addrport(a: Addr, port: number, proto: number): string {
@@ -57,64 +65,81 @@ export class Namer {
   }
 }
 
-/** An address parsed from the snapshot's text form, cached on the object for sorting. */
-const parsed = new WeakMap<object, Addr>();
-function addrOf(o: { af: number; addr: string }): Addr {
-  let a = parsed.get(o);
-  if (!a) {
-    a = parseWireAddr(o.af, o.addr);
-    parsed.set(o, a);
+/**
+ * The addresses of a list of snapshot entries, parsed once into columns (a listing can have
+ * 100,000 real servers; per-entry objects would cost more in garbage collection than the
+ * formatting itself). text[i] is the inet_ntop form.
+ */
+export class AddrCols {
+  readonly af: Uint8Array;
+  readonly w: Uint32Array;
+  readonly text: string[];
+
+  constructor(entries: readonly { af: number; addr: string }[]) {
+    const n = entries.length;
+    this.af = new Uint8Array(n);
+    this.w = new Uint32Array(4 * n);
+    this.text = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      const e = entries[i];
+      if (e.af === AF_INET6) {
+        const a = parseWireAddr(AF_INET6, e.addr);
+        this.af[i] = AF_INET6;
+        this.w.set(a.w, 4 * i);
+        this.text[i] = ntop(a);
+      } else {
+        const canonical = inetPton4(e.addr);
+        const v = canonical ?? parseWireAddr(AF_INET, e.addr).w[0];
+        this.af[i] = AF_INET;
+        this.w[4 * i] = v;
+        this.text[i] = canonical !== null ? e.addr : ntop({ af: AF_INET, w: [v, 0, 0, 0] });
+      }
+    }
   }
-  return a;
+
+  addr(i: number): Addr {
+    return { af: this.af[i], w: [this.w[4 * i], this.w[4 * i + 1], this.w[4 * i + 2], this.w[4 * i + 3]] };
+  }
 }
 
-/** glibc msort_with_tmp: stable top-down merge sort; the left half gets floor(n/2) elements. */
-export function msort<T>(arr: T[], cmp: (a: T, b: T) => number): T[] {
-  const n = arr.length;
-  if (n <= 1) return arr.slice();
+/**
+ * glibc msort_with_tmp on a segment of an index array: stable top-down merge sort, the left
+ * half gets floor(n/2) elements, the left element wins when cmp <= 0. With ipvsadm's
+ * non-transitive comparators the result depends on exactly this algorithm and the input order.
+ */
+export function msortIndex(idx: Int32Array, tmp: Int32Array, lo: number, n: number, cmp: (a: number, b: number) => number): void {
+  if (n <= 1) return;
   const n1 = n >>> 1;
-  const left = msort(arr.slice(0, n1), cmp);
-  const right = msort(arr.slice(n1), cmp);
-  const out: T[] = new Array(n);
-  let i = 0;
-  let j = 0;
-  let k = 0;
-  while (i < left.length && j < right.length) out[k++] = cmp(left[i], right[j]) <= 0 ? left[i++] : right[j++];
-  while (i < left.length) out[k++] = left[i++];
-  while (j < right.length) out[k++] = right[j++];
-  return out;
+  msortIndex(idx, tmp, lo, n1, cmp);
+  msortIndex(idx, tmp, lo + n1, n - n1, cmp);
+  let i = lo;
+  let j = lo + n1;
+  let k = lo;
+  const iEnd = lo + n1;
+  const jEnd = lo + n;
+  while (i < iEnd && j < jEnd) tmp[k++] = cmp(idx[i], idx[j]) <= 0 ? idx[i++] : idx[j++];
+  while (i < iEnd) tmp[k++] = idx[i++];
+  for (let m = lo; m < k; m++) idx[m] = tmp[m];
+}
+
+/** msortIndex over a whole array of values (returns a sorted copy). */
+export function msort<T>(arr: readonly T[], cmp: (a: T, b: T) => number): T[] {
+  const idx = Int32Array.from(arr.keys());
+  msortIndex(idx, new Int32Array(arr.length), 0, arr.length, (a, b) => cmp(arr[a], arr[b]));
+  return Array.from(idx, (i) => arr[i]);
 }
 
 /** (int)(a - b) on two u32 values, the overflow ipvsadm's comparators have. */
 const diff32 = (a: number, b: number): number => ((a - b) | 0);
 
-function cmpAddr(af: number, a: Addr, b: Addr): number {
-  if (af === AF_INET6) {
+/** The address part of libipvs's comparators; the first entry's family decides. */
+function cmpAddrAt(c1: AddrCols, i: number, c2: AddrCols, j: number): number {
+  if (c1.af[i] === AF_INET6) {
     let r = 0;
-    for (let i = 0; r === 0 && i < 4; i++) r = diff32(a.w[i], b.w[i]);
+    for (let k = 0; r === 0 && k < 4; k++) r = diff32(c1.w[4 * i + k], c2.w[4 * j + k]);
     return r;
   }
-  return diff32(a.w[0], b.w[0]);
-}
-
-/** libipvs ipvs_cmp_services. */
-export function cmpServices(s1: ServiceSnapshot, s2: ServiceSnapshot): number {
-  let r = diff32(s1.fwmark >>> 0, s2.fwmark >>> 0);
-  if (r !== 0) return r;
-  r = s1.af - s2.af;
-  if (r !== 0) return r;
-  r = s1.protocol - s2.protocol;
-  if (r !== 0) return r;
-  r = cmpAddr(s1.af, addrOf(s1), addrOf(s2));
-  if (r !== 0) return r;
-  return s1.port - s2.port;
-}
-
-/** libipvs ipvs_cmp_dests (the first entry's family decides how addresses compare). */
-export function cmpDests(d1: DestSnapshot, d2: DestSnapshot): number {
-  const r = cmpAddr(d1.af, addrOf(d1), addrOf(d2));
-  if (r !== 0) return r;
-  return d1.port - d2.port;
+  return diff32(c1.w[4 * i], c2.w[4 * j]);
 }
 
 /**
@@ -210,13 +235,13 @@ const u = (n: number): string => String(n >>> 0);
 const d32 = (n: number): string => String(n | 0);
 
 /** The service's printed name: "TCP  1.2.3.4:80", "FWM  7 IPv6", or "-t 1.2.3.4:80" for -S. */
-export function serviceName(se: ServiceSnapshot, format: number, namer: Namer): string {
+function serviceName(se: ServiceSnapshot, cols: AddrCols, i: number, format: number, namer: Namer): string {
   if (se.fwmark) {
     const mark = d32(se.fwmark);
     if (format & FMT_RULE) return se.af === AF_INET6 ? `-f ${mark} -6` : `-f ${mark}`;
     return se.af === AF_INET6 ? `FWM  ${mark} IPv6` : `FWM  ${mark}`;
   }
-  const vname = namer.addrport(addrOf(se), se.port, protoOf(se));
+  const vname = namer.addrportAt(cols, i, se.port, protoOf(se));
   if (format & FMT_RULE) return `${optionFromProtocol(se.protocol) ?? '--xxx-service'} ${vname}`;
   const name = `${padR(protocolName(se.protocol), 4)} ${vname}`;
   return se.af !== AF_INET6 && name.length > 33 ? name.slice(0, 33) : name;
@@ -224,66 +249,111 @@ export function serviceName(se: ServiceSnapshot, format: number, namer: Namer): 
 
 const schedName = (se: ServiceSnapshot): string => (se.sched.length > 0 ? se.sched : 'none');
 
-/** print_service_entry: the service line and its destinations, sorted unless --nosort. */
-export function serviceEntry(se: ServiceSnapshot, format: number, namer: Namer): string {
-  const svcName = serviceName(se, format, namer);
-  let out: string;
-  if (format & FMT_RULE) {
-    out = ruleServiceLine(svcName, se, schedName(se));
-  } else if (format & FMT_STATS) {
-    out = padR(svcName, 33) + stats5(se.stats, format, false);
-  } else if (format & FMT_RATE) {
-    out = padR(svcName, 33) + stats5(se.stats, format, true);
-  } else {
-    out = `${svcName} ${schedName(se)}`;
-    if (hasSchedFlags(se.flags)) out += ` (${schedFlagsText(se.sched, se.flags)})`;
-    if (se.flags & IP_VS_SVC_F_PERSISTENT) {
-      out += ` persistent ${u(se.timeoutS)}`;
-      if (se.af === AF_INET && se.netmask >>> 0 !== 0xffffffff) out += ` mask ${ntop({ af: AF_INET, w: [se.netmask >>> 0, 0, 0, 0] })}`;
-      if (se.af === AF_INET6 && se.netmask !== 128) out += ` mask ${d32(se.netmask)}`;
-      if (se.pe) out += ` pe ${se.pe}`;
-    }
-    if (se.flags & IP_VS_SVC_F_ONEPACKET) out += ' ops';
+/** The service line of print_service_entry (without newline). */
+function serviceLine(se: ServiceSnapshot, svcName: string, format: number): string {
+  if (format & FMT_RULE) return ruleServiceLine(svcName, se, schedName(se));
+  if (format & FMT_STATS) return padR(svcName, 33) + stats5(se.stats, format, false);
+  if (format & FMT_RATE) return padR(svcName, 33) + stats5(se.stats, format, true);
+  let out = `${svcName} ${schedName(se)}`;
+  if (hasSchedFlags(se.flags)) out += ` (${schedFlagsText(se.sched, se.flags)})`;
+  if (se.flags & IP_VS_SVC_F_PERSISTENT) {
+    out += ` persistent ${u(se.timeoutS)}`;
+    if (se.af === AF_INET && se.netmask >>> 0 !== 0xffffffff) out += ` mask ${ntop({ af: AF_INET, w: [se.netmask >>> 0, 0, 0, 0] })}`;
+    if (se.af === AF_INET6 && se.netmask !== 128) out += ` mask ${d32(se.netmask)}`;
+    if (se.pe) out += ` pe ${se.pe}`;
   }
-  out += '\n';
-
-  const dests = format & FMT_NOSORT ? se.dests : msort(se.dests, cmpDests);
-  for (const e of dests) {
-    let dname = namer.addrport(addrOf(e), e.port, protoOf(se));
-    if (!(format & FMT_RULE) && e.af !== AF_INET6 && dname.length > 28) dname = dname.slice(0, 28);
-    if (format & FMT_RULE) {
-      out += ruleDestLine(svcName, dname, e);
-    } else if (format & FMT_STATS) {
-      out += `  -> ${padR(dname, 28)}${stats5(e.stats, format, false)}\n`;
-    } else if (format & FMT_RATE) {
-      out += `  -> ${padR(dname, 28)} ${padL(String(e.stats.cps), 8)} ${padL(String(e.stats.inpps), 8)} ${padL(String(e.stats.outpps), 8)}`
-        + `${largenum(e.stats.inbps, format)}${largenum(e.stats.outbps, format)}\n`;
-    } else if (format & FMT_THRESHOLDS) {
-      out += `  -> ${padR(dname, 28)} ${padR(u(e.uThreshold), 10)} ${padR(u(e.lThreshold), 10)} ${padR(u(e.activeConns), 10)} ${padR(u(e.inactConns), 10)}\n`;
-    } else if (format & FMT_PERSISTENTCONN) {
-      out += `  -> ${padR(dname, 28)} ${padR(u(e.weight), 9)} ${padR(u(e.persistConns), 11)} ${padR(u(e.activeConns), 10)} ${padR(u(e.inactConns), 10)}\n`;
-    } else if (format & FMT_TUN_INFO) {
-      out += `  -> ${padR(dname, 28)} ${padR(fwdName(e.fwd), 7)} ${padR(fwdTunInfo(e) ?? 'n/a', 13)} ${padR(d32(e.weight), 6)} ${padR(u(e.activeConns), 10)} ${padR(u(e.inactConns), 10)}\n`;
-    } else {
-      out += `  -> ${padR(dname, 28)} ${padR(fwdName(e.fwd), 7)} ${padR(d32(e.weight), 6)} ${padR(u(e.activeConns), 10)} ${padR(u(e.inactConns), 10)}\n`;
-    }
-  }
+  if (se.flags & IP_VS_SVC_F_ONEPACKET) out += ' ops';
   return out;
+}
+
+/** One real server line of print_service_entry (with newline). */
+function destLine(e: DestSnapshot, svcName: string, dname: string, format: number): string {
+  if (format & FMT_RULE) return ruleDestLine(svcName, dname, e);
+  if (format & FMT_STATS) return `  -> ${padR(dname, 28)}${stats5(e.stats, format, false)}\n`;
+  if (format & FMT_RATE) {
+    return `  -> ${padR(dname, 28)} ${padL(String(e.stats.cps), 8)} ${padL(String(e.stats.inpps), 8)} ${padL(String(e.stats.outpps), 8)}`
+      + `${largenum(e.stats.inbps, format)}${largenum(e.stats.outbps, format)}\n`;
+  }
+  if (format & FMT_THRESHOLDS) {
+    return `  -> ${padR(dname, 28)} ${padR(u(e.uThreshold), 10)} ${padR(u(e.lThreshold), 10)} ${padR(u(e.activeConns), 10)} ${padR(u(e.inactConns), 10)}\n`;
+  }
+  if (format & FMT_PERSISTENTCONN) {
+    return `  -> ${padR(dname, 28)} ${padR(u(e.weight), 9)} ${padR(u(e.persistConns), 11)} ${padR(u(e.activeConns), 10)} ${padR(u(e.inactConns), 10)}\n`;
+  }
+  if (format & FMT_TUN_INFO) {
+    return `  -> ${padR(dname, 28)} ${padR(fwdName(e.fwd), 7)} ${padR(fwdTunInfo(e) ?? 'n/a', 13)} ${padR(d32(e.weight), 6)} ${padR(u(e.activeConns), 10)} ${padR(u(e.inactConns), 10)}\n`;
+  }
+  return `  -> ${padR(dname, 28)} ${padR(fwdName(e.fwd), 7)} ${padR(d32(e.weight), 6)} ${padR(u(e.activeConns), 10)} ${padR(u(e.inactConns), 10)}\n`;
+}
+
+/**
+ * print_service_entry for a list of services: services and real servers sorted with libipvs's
+ * comparators (ipvs_cmp_services, ipvs_cmp_dests) unless --nosort, then printed.
+ */
+function serviceEntries(services: readonly ServiceSnapshot[], format: number, namer: Namer): string {
+  const ns = services.length;
+  const scols = new AddrCols(services);
+  const order = Int32Array.from({ length: ns }, (_, i) => i);
+  if (!(format & FMT_NOSORT)) {
+    msortIndex(order, new Int32Array(ns), 0, ns, (i, j) => {
+      const s1 = services[i];
+      const s2 = services[j];
+      let r = diff32(s1.fwmark >>> 0, s2.fwmark >>> 0);
+      if (r !== 0) return r;
+      r = s1.af - s2.af;
+      if (r !== 0) return r;
+      r = protoOf(s1) - protoOf(s2);
+      if (r !== 0) return r;
+      r = cmpAddrAt(scols, i, scols, j);
+      if (r !== 0) return r;
+      return s1.port - s2.port;
+    });
+  }
+  // Every real server of every service in one column set; offsets per service.
+  const all: DestSnapshot[] = [];
+  const off = new Int32Array(ns + 1);
+  for (let i = 0; i < ns; i++) {
+    off[i] = all.length;
+    for (const d of services[i].dests) all.push(d);
+  }
+  off[ns] = all.length;
+  const dcols = new AddrCols(all);
+  const didx = Int32Array.from({ length: all.length }, (_, i) => i);
+  const dtmp = new Int32Array(all.length);
+  const cmpDests = (i: number, j: number): number => {
+    const r = cmpAddrAt(dcols, i, dcols, j);
+    return r !== 0 ? r : all[i].port - all[j].port;
+  };
+  const parts: string[] = [];
+  for (let k = 0; k < ns; k++) {
+    const i = order[k];
+    const se = services[i];
+    const svcName = serviceName(se, scols, i, format, namer);
+    parts.push(serviceLine(se, svcName, format), '\n');
+    const lo = off[i];
+    const n = off[i + 1] - lo;
+    if (!(format & FMT_NOSORT)) msortIndex(didx, dtmp, lo, n, cmpDests);
+    const proto = protoOf(se);
+    for (let m = lo; m < lo + n; m++) {
+      const d = didx[m];
+      const e = all[d];
+      let dname = namer.addrportAt(dcols, d, e.port, proto);
+      if (!(format & FMT_RULE) && e.af !== AF_INET6 && dname.length > 28) dname = dname.slice(0, 28);
+      parts.push(destLine(e, svcName, dname, format));
+    }
+  }
+  return parts.join('');
 }
 
 /** list_all (also -S, which has FMT_RULE and no version line). */
 export function listAll(t: TableSnapshot, format: number, namer: Namer): string {
-  let out = format & FMT_RULE ? '' : `IP Virtual Server version ${t.version} (size=${t.connTabSize})\n`;
-  const services = format & FMT_NOSORT ? t.services : msort(t.services, cmpServices);
-  out += printTitle(format);
-  const parts: string[] = [out];
-  for (const se of services) parts.push(serviceEntry(se, format, namer));
-  return parts.join('');
+  const head = format & FMT_RULE ? '' : `IP Virtual Server version ${t.version} (size=${t.connTabSize})\n`;
+  return head + printTitle(format) + serviceEntries(t.services, format, namer);
 }
 
 /** list_service: the titles and one service (no version line). */
 export function listService(se: ServiceSnapshot, format: number, namer: Namer): string {
-  return printTitle(format) + serviceEntry(se, format, namer);
+  return printTitle(format) + serviceEntries([se], format, namer);
 }
 
 export function listTimeout(t: TableSnapshot['timeouts']): string {

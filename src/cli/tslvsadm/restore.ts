@@ -17,44 +17,55 @@ export function splitRestoreInput(text: string): string[][] {
   const lines: string[][] = [];
   let pos = 0;
   const n = text.length;
-  for (;;) {
-    // One config_stream_read call.
-    const tokens: string[] = [];
-    let ntoken = 0;
-    let result: 'line' | 'stop' | null = null;
-    while (result === null) {
-      if (pos >= n) {
-        result = ntoken === 0 ? 'stop' : 'line';
-        break;
-      }
-      // fscanf("%4096[^ \t\n\r]%1[ \t\n\r]")
-      const start = pos;
-      while (pos < n && pos - start < MAX_LINE_LENGTH && !isWs(text.charCodeAt(pos))) pos++;
-      if (pos === start) {
-        // No token: skip blanks up to the end of the line; end of input here discards the line.
-        for (;;) {
-          if (pos >= n) return lines;
-          const c = text.charCodeAt(pos++);
-          if (c === 0x0a) {
-            result = 'line';
-            break;
-          }
-          if (c === 0x20 || c === 0x09 || c === 0x0d) continue;
-          pos--;
-          break;
-        }
-        continue;
-      }
-      const token = text.slice(start, pos);
-      let tail = -1;
-      if (pos < n && isWs(text.charCodeAt(pos))) tail = text.charCodeAt(pos++);
-      if (token !== 'ipvsadm') {
-        ntoken++;
-        tokens.push(token);
-      }
-      if (tail === 0x0a) result = 'line';
+  // Whole lines (ending in LF) split on blanks; this is what config_stream_read gives for them.
+  for (let nl = text.indexOf('\n', pos); nl >= 0; nl = text.indexOf('\n', pos)) {
+    lines.push(tokensOf(text.slice(pos, nl)));
+    pos = nl + 1;
+  }
+  if (pos < n) {
+    // The last line has no LF: follow config_stream_read character by character.
+    const last = lastLine(text.slice(pos));
+    if (last) lines.push(last);
+  }
+  return lines;
+}
+
+const BLANKS = /[ \t\r]+/;
+
+function tokensOf(line: string): string[] {
+  const out: string[] = [];
+  for (const t of line.split(BLANKS)) {
+    if (t.length === 0) continue;
+    if (t.length <= MAX_LINE_LENGTH) {
+      if (t !== 'ipvsadm') out.push(t);
+      continue;
     }
-    if (result === 'stop') return lines;
-    lines.push(tokens);
+    for (let k = 0; k < t.length; k += MAX_LINE_LENGTH) {
+      const piece = t.slice(k, k + MAX_LINE_LENGTH);
+      if (piece !== 'ipvsadm') out.push(piece);
+    }
+  }
+  return out;
+}
+
+/** One config_stream_read call on input without a final LF: the tokens, or null (no line). */
+function lastLine(text: string): string[] | null {
+  const tokens: string[] = [];
+  const n = text.length;
+  let pos = 0;
+  for (;;) {
+    if (pos >= n) return tokens.length === 0 ? null : tokens;
+    // fscanf("%4096[^ \t\n\r]%1[ \t\n\r]")
+    const start = pos;
+    while (pos < n && pos - start < MAX_LINE_LENGTH && !isWs(text.charCodeAt(pos))) pos++;
+    if (pos === start) {
+      // No token: skip blanks; reaching the end of input here discards the line.
+      while (pos < n && isWs(text.charCodeAt(pos))) pos++;
+      if (pos >= n) return null;
+      continue;
+    }
+    const token = text.slice(start, pos);
+    if (pos < n && isWs(text.charCodeAt(pos))) pos++;
+    if (token !== 'ipvsadm') tokens.push(token);
   }
 }

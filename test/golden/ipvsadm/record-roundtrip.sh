@@ -13,8 +13,13 @@
 # getnameinfo/getaddrinfo answers are the ones ipvsadm gets from gethostbyaddr/gethostbyname.
 set -u
 OUT=${ORACLE_DIR:-/tmp/oracle}
-REPO=$(cd "$(dirname "$(readlink -f "$0")")" 2>/dev/null && git rev-parse --show-toplevel 2>/dev/null)
-[ -f "${REPO:-}/bin/tslvsadm.js" ] || REPO=${TSLVS_REPO:-/work/main}
+# The checkout to use: the path written to $ORACLE_DIR/repo before the run, else the first
+# bin/tslvsadm.js found on the (read-only, shared) host file system.
+REPO=$(cat "${ORACLE_DIR:-/tmp/oracle}/repo" 2>/dev/null || true)
+if [ ! -f "${REPO:-/nonexistent}/bin/tslvsadm.js" ]; then
+  f=$(find / -maxdepth 4 \( -path /proc -o -path /sys -o -path /dev -o -path /tmp -o -path /run \) -prune -o -path '*/bin/tslvsadm.js' -print 2>/dev/null | head -1)
+  REPO=$(dirname "$(dirname "$f")")
+fi
 cat > /tmp/hosts <<'HOSTS'
 127.0.0.1	localhost
 192.0.2.10	rs1.example.org rs1

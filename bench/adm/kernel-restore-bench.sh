@@ -1,0 +1,20 @@
+#!/bin/bash
+# Runs bench/adm/restore-bench (compiled) inside the ipvs-oracle VM, where the real ipvsadm and
+# the kernel's IPVS are available, so both are measured in the same run on the same (emulated)
+# machine and the ratios printed are like for like. From the repository root, after `npx tsc -p .`:
+#   mkdir -p /tmp/adm-bench && pwd > /tmp/adm-bench/repo   # optional: which checkout (default: found)
+#   echo 10000 10 > /tmp/adm-bench/args                    # optional: services, real servers each
+#   ORACLE_TIMEOUT=2400 ORACLE_MEM=4096 ipvs-oracle run bench/adm/kernel-restore-bench.sh /tmp/adm-bench
+set -e
+# The checkout to use: the path written to $ORACLE_DIR/repo before the run, else the first
+# bin/tslvsadm.js found on the (read-only, shared) host file system.
+REPO=$(cat "${ORACLE_DIR:-/tmp/oracle}/repo" 2>/dev/null || true)
+if [ ! -f "${REPO:-/nonexistent}/bin/tslvsadm.js" ]; then
+  f=$(find / -maxdepth 4 \( -path /proc -o -path /sys -o -path /dev -o -path /tmp -o -path /run \) -prune -o -path '*/bin/tslvsadm.js' -print 2>/dev/null | head -1)
+  REPO=$(dirname "$(dirname "$f")")
+fi
+cd /tmp
+modprobe ip_vs
+ipvsadm -C
+echo "kernel $(uname -r), $(ipvsadm -v), node $(node --version), $(nproc) cpu"
+node "$REPO/dist/bench/adm/restore-bench.js" $(cat "${ORACLE_DIR:-/tmp/oracle}/args" 2>/dev/null || echo 10000 10) 2>&1 | grep -v '^tslvs: '

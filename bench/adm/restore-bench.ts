@@ -1,0 +1,111 @@
+/**
+ * tslvsadm -R of 10,000 services × 10 real servers (110,000 lines, ipvsadm-save -n format)
+ * into a `tslvs run --dataplane none` daemon, then `tslvsadm -L -n` of the result, each timed
+ * as a whole process (start-up included), as a user would run them.
+ *
+ * The peer is the real ipvsadm with the kernel's IPVS, measured in the same run when this
+ * machine has it (root, ip_vs loadable: e.g. inside the ipvs-oracle VM, see
+ * bench/adm/kernel-restore-bench.sh); the real table is flushed before and after.
+ * Goal: tslvs ≤ 1.0× the kernel for both, and the restore ≤ 2 s.
+ *
+ *   npx tsc -p . && node dist/bench/adm/restore-bench.js [services] [destsPerService]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const SERVICES = Number(process.argv[2] ?? 10_000);
+const DESTS = Number(process.argv[3] ?? 10);
+
+/** 10.s.s.s:80 services (wlc) with 192.168.x.y:8080 real servers (masq, weight 1..10). */
+function rules(): string {
+  const out: string[] = [];
+  for (let s = 0; s < SERVICES; s++) {
+    const v = `10.${(s >> 16) & 255}.${(s >> 8) & 255}.${s & 255}:80`;
+    out.push(`-A -t ${v} -s wlc`);
+    for (let d = 0; d < DESTS; d++) {
+      const r = s * DESTS + d;
+      out.push(`-a -t ${v} -r 192.${168 + ((r >> 16) & 63)}.${(r >> 8) & 255}.${r & 255}:8080 -m -w ${1 + (d % 10)}`);
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Runs a command with stdin from a file and stdout to /dev/null; returns wall time in ms. */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdinFile?: string): { ms: number; code: number | null; stderr: string } {
+  const stdin = stdinFile ? openSync(stdinFile, 'r') : 'ignore';
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { env, stdio: [stdin, 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  const ms = performance.now() - t0;
+  if (typeof stdin === 'number') closeSync(stdin);
+  return { ms, code: r.status, stderr: r.stderr?.toString() ?? '' };
+}
+
+async function startDaemon(dir: string): Promise<{ socket: string; stop: () => Promise<void> }> {
+  const socket = join(dir, 'tslvs.sock');
+  const proc = spawn(process.execPath, [join(REPO, 'bin', 'tslvs.js'), 'run', '--dataplane', 'none', '--socket', socket, '--state-dir', join(dir, 'state')],
+    { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 200 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!existsSync(socket)) throw new Error('the tslvs daemon did not start');
+  return {
+    socket,
+    stop: () => new Promise<void>((r) => { proc.on('exit', () => r()); proc.kill('SIGTERM'); }),
+  };
+}
+
+function kernelAvailable(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const r = spawnSync('ipvsadm', ['-L', '-n'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tslvs-restore-bench-'));
+  const file = join(dir, 'rules.txt');
+  writeFileSync(file, rules());
+  const lines = SERVICES * (DESTS + 1);
+  console.log(`restore-bench: ${SERVICES} services x ${DESTS} real servers = ${lines} lines (${process.version}, ${process.platform})`);
+  const rows: { what: string; tslvs: number; kernel: number | null }[] = [];
+  const daemon = await startDaemon(dir);
+  try {
+    const env = { ...process.env, TSLVS_SOCKET: daemon.socket };
+    const adm = join(REPO, 'bin', 'tslvsadm.js');
+    timed(process.execPath, [adm, '-C'], env);
+    const restore = timed(process.execPath, [adm, '-R'], env, file);
+    if (restore.code !== 0) throw new Error(`tslvsadm -R failed (${restore.code}): ${restore.stderr.slice(0, 500)}`);
+    const list = timed(process.execPath, [adm, '-L', '-n'], env);
+    if (list.code !== 0) throw new Error(`tslvsadm -L -n failed: ${list.stderr}`);
+    const save = timed(process.execPath, [adm, '-S', '-n'], env);
+    let kRestore: number | null = null;
+    let kList: number | null = null;
+    let kSave: number | null = null;
+    if (kernelAvailable()) {
+      spawnSync('ipvsadm', ['-C']);
+      const kr = timed('ipvsadm', ['-R'], process.env, file);
+      if (kr.code !== 0) throw new Error(`ipvsadm -R failed: ${kr.stderr.slice(0, 500)}`);
+      kRestore = kr.ms;
+      kList = timed('ipvsadm', ['-L', '-n'], process.env).ms;
+      kSave = timed('ipvsadm', ['-S', '-n'], process.env).ms;
+      spawnSync('ipvsadm', ['-C']);
+    }
+    rows.push({ what: `-R (${lines} lines)`, tslvs: restore.ms, kernel: kRestore });
+    rows.push({ what: '-L -n', tslvs: list.ms, kernel: kList });
+    rows.push({ what: '-S -n', tslvs: save.ms, kernel: kSave });
+    timed(process.execPath, [adm, '-C'], env);
+  } finally {
+    await daemon.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`${'command'.padEnd(22)} ${'tslvs ms'.padStart(10)} ${'kernel ms'.padStart(10)} ${'tslvs/kernel'.padStart(13)}`);
+  for (const r of rows) {
+    const ratio = r.kernel === null ? 'n/a' : `${(r.tslvs / r.kernel).toFixed(2)}x`;
+    console.log(`${r.what.padEnd(22)} ${r.tslvs.toFixed(0).padStart(10)} ${(r.kernel === null ? 'n/a' : r.kernel.toFixed(0)).padStart(10)} ${ratio.padStart(13)}`);
+  }
+  if (rows[0].kernel === null) console.log('kernel peer: not measured here (needs root and IPVS; run bench/adm/kernel-restore-bench.sh in the oracle)');
+}
+
+await main();
