@@ -22,6 +22,7 @@ import {
   mayAnswerWithError,
 } from './frame/icmp.js';
 import { ipv4Daddr, ipv4Saddr } from './frame/ipv4.js';
+import { ND_NA, ND_NS, ndAnswerInPlace, ndLinkAddr, ndTarget, ndValid, ndWriteSolicit } from './frame/nd.js';
 import { ipv6DaddrWord, ipv6SaddrWord } from './frame/ipv6.js';
 import {
   FRAG_NONE, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, PARSE_NOT_IP, PARSE_OK, PARSE_TRUNCATED, Parsed,
@@ -35,7 +36,7 @@ import { NeighTable } from './neigh.js';
 import { drXmit } from './xmit/dr.js';
 import {
   D_BYPASS, D_FRAGMENT, D_ICMP_NO_CONN, D_IPVS_DROP, D_MALFORMED, D_NO_DEST, D_NOT_OURS, D_TABLE_FULL, D_TRUNCATED,
-  D_UNSUPPORTED, D_VLAN, XmitEnv,
+  D_UNSUPPORTED, D_VLAN, V6_SLOT_BASE, XmitEnv,
 } from './xmit/env.js';
 import { natIcmpIn, natIcmpOut, natXmitIn, natXmitOut, PeerMacs } from './xmit/nat.js';
 import { tunXmit } from './xmit/tun.js';
@@ -57,6 +58,8 @@ export interface ForwarderConfig {
   gateway4?: number;
   /** The link's IPv4 prefix, [network, prefix length]; real servers inside are their own next hop. */
   onLink4?: readonly [number, number];
+  /** The director's IPv6 address on the link (16 bytes), the source of neighbour solicitations. */
+  local6?: Uint8Array;
 }
 
 /** Per-destination facts the hot path needs, cached when the table changes. */
@@ -66,6 +69,11 @@ export class Forwarder {
   readonly ipvs: Ipvs;
   readonly env: XmitEnv;
   readonly neigh = new NeighTable();
+  /** IPv6 neighbours: the same table keyed by small integers, one per address. */
+  readonly neigh6 = new NeighTable();
+  readonly #key6 = new Map<string, number>();
+  readonly #addr6 = new Map<number, [number, number, number, number]>();
+  #nextKey6 = 1;
   readonly peer = new PeerMacs();
   readonly p = new Parsed();
   readonly q = new Parsed();
@@ -97,6 +105,20 @@ export class Forwarder {
     const [net, plen] = c.onLink4 ?? [0, 0];
     this.onLinkMask = plen === 0 ? 0 : (0xffffffff << (32 - plen)) >>> 0;
     this.onLinkNet = (net & this.onLinkMask) >>> 0;
+    if (c.local6) this.env.local6.set(c.local6.subarray(0, 16));
+    this.env.neigh6 = this.neigh6;
+  }
+
+  /** The neighbour key of an IPv6 address (slow path: builds a string). */
+  #v6key(w0: number, w1: number, w2: number, w3: number, create: boolean): number {
+    const s = key6(w0, w1, w2, w3);
+    let k = this.#key6.get(s);
+    if (k === undefined && create) {
+      k = this.#nextKey6++;
+      this.#key6.set(s, k);
+      this.#addr6.set(k, [w0 >>> 0, w1 >>> 0, w2 >>> 0, w3 >>> 0]);
+    }
+    return k ?? -1;
   }
 
   // ---------------------------------------------------------------- control plane (slow path)
@@ -120,9 +142,9 @@ export class Forwarder {
   addDest(d: Dest): void {
     if (this.dests.has(d)) return;
     const v6 = d.addr.af === AF_INET6;
-    const nexthop = v6 ? 0 : this.nexthopOf(d.addr.w0);
+    const nexthop = v6 ? this.#v6key(d.addr.w0, d.addr.w1, d.addr.w2, d.addr.w3, true) : this.nexthopOf(d.addr.w0);
     this.dests.set(d, { nexthop, v6 });
-    if (!v6) this.neigh.want(nexthop);
+    if (v6) this.neigh6.want(nexthop); else this.neigh.want(nexthop);
     if ((d.connFlags & IP_VS_CONN_F_FWD_MASK) === IP_VS_CONN_F_MASQ) {
       if (v6) { const k = d.addr.words().join(':'); this.nat6.set(k, (this.nat6.get(k) ?? 0) + 1); }
       else this.nat4.set(d.addr.w0, (this.nat4.get(d.addr.w0) ?? 0) + 1);
@@ -133,22 +155,40 @@ export class Forwarder {
     const e = this.dests.get(d);
     if (!e) return;
     this.dests.delete(d);
-    if (!e.v6) this.neigh.release(e.nexthop);
+    if (e.v6) this.neigh6.release(e.nexthop); else this.neigh.release(e.nexthop);
     // The method may have been edited since: drop the address from both NAT sets if it was there.
     if (e.v6) dec(this.nat6, d.addr.words().join(':'));
     else dec(this.nat4, d.addr.w0);
   }
 
+  /** True when the MAC of the next hop towards a (IPv4 or IPv6) real server is known. */
+  resolved(a: IpAddr): boolean {
+    if (a.af === AF_INET) return this.neigh.lookup(this.nexthopOf(a.w0)) >= 0;
+    const k = this.#v6key(a.w0, a.w1, a.w2, a.w3, false);
+    return k >= 0 && this.neigh6.lookup(k) >= 0;
+  }
+
   /** Writes ARP requests for neighbours that are due; returns how many frames were queued. */
   housekeeping(nowMs: number): number {
-    if (this.env.local4 === 0) return 0;
-    const n = this.neigh.due(nowMs, this.#ask);
     let sent = 0;
-    for (let i = 0; i < n; i++) {
-      const o = this.env.alloc(64);
-      if (o < 0) break;
-      const len = arpWrite(this.b, o, ARPOP_REQUEST, this.env.mac, 0, this.env.local4, this.#ask[i], null, 0);
-      if (this.env.push(o, len, 0, 0, 0, 0)) sent++;
+    if (this.env.local4 !== 0) {
+      const n = this.neigh.due(nowMs, this.#ask);
+      for (let i = 0; i < n; i++) {
+        const o = this.env.alloc(64);
+        if (o < 0) break;
+        const len = arpWrite(this.b, o, ARPOP_REQUEST, this.env.mac, 0, this.env.local4, this.#ask[i], null, 0);
+        if (this.env.push(o, len, 0, 0, 0, 0)) sent++;
+      }
+    }
+    if (this.env.local6.some((x) => x !== 0)) {
+      const n = this.neigh6.due(nowMs, this.#ask);
+      for (let i = 0; i < n; i++) {
+        const a = this.#addr6.get(this.#ask[i]);
+        const o = this.env.alloc(96);
+        if (a === undefined || o < 0) break;
+        const len = ndWriteSolicit(this.b, o, this.env.mac, this.env.local6, a[0], a[1], a[2], a[3]);
+        if (this.env.push(o, len, 0, 0, 0, 0)) sent++;
+      }
     }
     return sent;
   }
@@ -237,6 +277,10 @@ export class Forwarder {
       f.d0 = ipv6DaddrWord(b, p.l3, 0); f.d1 = ipv6DaddrWord(b, p.l3, 1); f.d2 = ipv6DaddrWord(b, p.l3, 2); f.d3 = ipv6DaddrWord(b, p.l3, 3);
     }
 
+    if (p.proto === IPPROTO_ICMPV6 && ndValid(b, p)) {
+      this.#nd(nowMs);
+      return;
+    }
     const toVip = p.af === 2 ? this.vip4.has(f.d0) : this.vip6.size > 0 && this.vip6.has(key6(f.d0, f.d1, f.d2, f.d3));
     if (p.proto === IPPROTO_ICMP || p.proto === IPPROTO_ICMPV6) {
       this.#icmp(toVip, nowMs);
@@ -392,10 +436,33 @@ export class Forwarder {
   #slotOf(d: Dest | null, c: number): number {
     if (d !== null) {
       const e = this.dests.get(d);
-      if (e !== undefined) return e.v6 ? -1 : this.neigh.lookup(e.nexthop);
+      if (e !== undefined) return e.v6 ? v6slot(this.neigh6.lookup(e.nexthop)) : this.neigh.lookup(e.nexthop);
     }
-    if (this.ipvs.connDaf(c) !== AF_INET) return -1;
+    if (this.ipvs.connDaf(c) !== AF_INET) {
+      const k = this.#v6key(this.ipvs.connAddrWord(c, 2, 0), this.ipvs.connAddrWord(c, 2, 1), this.ipvs.connAddrWord(c, 2, 2), this.ipvs.connAddrWord(c, 2, 3), false);
+      return k < 0 ? -1 : v6slot(this.neigh6.lookup(k));
+    }
     return this.neigh.lookup(this.nexthopOf(this.ipvs.connAddrWord(c, 2, 0)));
+  }
+
+  /** Neighbour discovery: learn wanted neighbours, answer solicitations for IPv6 VIPs. */
+  #nd(nowMs: number): void {
+    const b = this.b;
+    const p = this.p;
+    // NA: the target's address; NS: the solicitor's (its source link-layer option).
+    const at = p.icmpType === ND_NA ? ndTarget(p) : p.l3 + 8;
+    const mac = ndLinkAddr(b, p);
+    if (mac >= 0) {
+      const k = this.#v6key(rd32(b, at), rd32(b, at + 4), rd32(b, at + 8), rd32(b, at + 12), false);
+      if (k >= 0) this.neigh6.learn(k, b, mac, nowMs);
+    }
+    if (p.icmpType === ND_NS && this.answerArp && this.vip6.size > 0) {
+      const t = ndTarget(p);
+      if (this.vip6.has(key6(rd32(b, t), rd32(b, t + 4), rd32(b, t + 8), rd32(b, t + 12)))) {
+        const len = ndAnswerInPlace(b, p, this.env.mac);
+        if (len > 0) this.env.push(p.off, Math.max(len, p.end - p.off), 0, 0, 0, 0);
+      }
+    }
   }
 
   #arp(off: number, l3: number, end: number, nowMs: number): void {
@@ -412,6 +479,10 @@ export class Forwarder {
       }
     }
   }
+}
+
+function v6slot(s: number): number {
+  return s < 0 ? -1 : V6_SLOT_BASE + s;
 }
 
 function key6(w0: number, w1: number, w2: number, w3: number): string {

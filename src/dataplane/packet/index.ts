@@ -12,11 +12,13 @@
  *   answerArp   (boolean, default true) answer ARP for IPv4 VIPs and announce them at start
  *   localAddr   (string "a.b.c.d" or "a.b.c.d/len") the director's address on the link;
  *               default: the interface's primary IPv4 address
+ *   localAddr6  (string) the director's IPv6 address on the link (source of neighbour
+ *               solicitations); without it IPv6 real servers cannot be resolved
  *   gateway     (string) next hop for real servers outside localAddr's prefix
  *   slots       (number, default 128) receive batch size (64 KiB each)
  *   pmtuDisc    (boolean, default true) as /proc/sys/net/ipv4/vs/pmtu_disc
  */
-import { AF_INET, IpAddr, parseIPv4 } from '../../core/addr.js';
+import { AF_INET, IpAddr, parseIPv4, parseIPv6 } from '../../core/addr.js';
 import type { Dest } from '../../core/dest.js';
 import type { TableDiff } from '../../core/diff.js';
 import type { VirtualService } from '../../core/service.js';
@@ -33,6 +35,7 @@ export interface PacketSettings {
   netns?: string;
   answerArp: boolean;
   localAddr?: string;
+  localAddr6?: string;
   gateway?: string;
   slots: number;
   pmtuDisc: boolean;
@@ -46,7 +49,7 @@ function bad(msg: string, hint: string): TslvsError {
 
 /** Validates the settings once, all or nothing (STYLE rule 7). */
 export function parsePacketSettings(s: Readonly<Record<string, unknown>>): Readonly<PacketSettings> {
-  const known = new Set(['interface', 'netns', 'answerArp', 'localAddr', 'gateway', 'slots', 'pmtuDisc']);
+  const known = new Set(['interface', 'netns', 'answerArp', 'localAddr', 'localAddr6', 'gateway', 'slots', 'pmtuDisc']);
   for (const k of Object.keys(s)) {
     if (!known.has(k) && s[k] !== undefined) throw bad(`Unknown packet dataplane setting "${k}"`, `use one of ${[...known].join(', ')}`);
   }
@@ -70,6 +73,10 @@ export function parsePacketSettings(s: Readonly<Record<string, unknown>>): Reado
   if (localAddr !== undefined && parseLocal(localAddr) === null) {
     throw bad(`Bad local address "${localAddr}"`, 'give an IPv4 address, optionally with a prefix length, like 198.51.100.1/24');
   }
+  const localAddr6 = str('localAddr6');
+  if (localAddr6 !== undefined && parseIPv6(localAddr6) === null) {
+    throw bad(`Bad local IPv6 address "${localAddr6}"`, 'give an IPv6 address like 2001:db8::1');
+  }
   const gateway = str('gateway');
   if (gateway !== undefined && parseIPv4(gateway) === null) throw bad(`Bad gateway "${gateway}"`, 'give an IPv4 address like 198.51.100.254');
   const slots = s.slots === undefined ? 128 : s.slots;
@@ -77,7 +84,7 @@ export function parsePacketSettings(s: Readonly<Record<string, unknown>>): Reado
     throw bad(`Setting "slots" must be an integer from 1 to 4096, got "${String(slots)}"`, 'leave it out for the default 128');
   }
   return Object.freeze({
-    interface: ifname, netns: str('netns'), answerArp: bool('answerArp', true), localAddr, gateway, slots,
+    interface: ifname, netns: str('netns'), answerArp: bool('answerArp', true), localAddr, localAddr6, gateway, slots,
     pmtuDisc: bool('pmtuDisc', true),
   });
 }
@@ -89,6 +96,14 @@ function parseLocal(s: string): [number, number] | null {
   if (l === undefined) return [addr, 0];
   const n = Number(l);
   return Number.isInteger(n) && n >= 0 && n <= 32 ? [addr, n] : null;
+}
+
+function words16(w: readonly number[]): Uint8Array {
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 4; i++) {
+    out[i * 4] = w[i] >>> 24; out[i * 4 + 1] = (w[i] >>> 16) & 255; out[i * 4 + 2] = (w[i] >>> 8) & 255; out[i * 4 + 3] = w[i] & 255;
+  }
+  return out;
 }
 
 export class PacketDataplane implements Dataplane {
@@ -125,6 +140,7 @@ export class PacketDataplane implements Dataplane {
       answerArp: settings.answerArp,
       gateway4: settings.gateway !== undefined ? parseIPv4(settings.gateway)! : 0,
       onLink4: local && local[1] > 0 ? [local[0], local[1]] : undefined,
+      local6: settings.localAddr6 !== undefined ? words16(parseIPv6(settings.localAddr6)!) : undefined,
     });
     this.forwarder.env.pmtuDisc = settings.pmtuDisc;
     this.forwarder.env.flusher = () => this.#flush();

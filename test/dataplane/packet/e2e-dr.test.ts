@@ -2,11 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPacketSocket, META_STRIDE } from '../../../src/dataplane/packet/native.js';
-import { DirectorLab, RS, sleep, VIP } from './e2e.js';
-import { isRoot } from './netns.js';
+import { DirectorLab, e2eSkip, RS, RS6, sleep, VIP, VIP6 } from './e2e.js';
 import { addService } from './table.js';
 
-const skip = isRoot() ? false : 'needs root (network namespaces, AF_PACKET)';
+const skip = e2eSkip();
 
 test('DR (root): curl from the client alternates between the two real servers; replies bypass the director', { skip, timeout: 60_000 }, async () => {
   const lab = new DirectorLab('dr');
@@ -68,6 +67,24 @@ test('DR (root): wlc with weights 1 and 2 sends two of every three connections t
     }
     // ip_vs_wlc over [rs2 (w2), rs1 (w1)] with inactive entries only: 2, 1, 2, 2, 1, 2.
     assert.deepEqual(got, [1, 0, 1, 1, 0, 1].map((i) => lab.pages[i]));
+  } finally {
+    lab.cleanup();
+  }
+});
+
+test('DR over IPv6 (root): neighbour discovery both ways, curl alternates between the real servers', { skip, timeout: 60_000 }, async () => {
+  const lab = new DirectorLab('dr', true);
+  try {
+    const dp = await lab.start();
+    await dp.apply(addService(lab.ipvs, 'tcp', VIP6, 80, 'rr', [
+      { addr: RS6[0], method: 'route' }, { addr: RS6[1], method: 'route' },
+    ]));
+    // The dataplane solicits the real servers, and answers the client's solicitation for the VIP.
+    await lab.waitNeighbours(RS6);
+    const got: string[] = [];
+    for (let i = 0; i < 4; i++) got.push(await lab.curlUrl(`http://[${VIP6}]/`));
+    assert.deepEqual(got, [lab.pages[1], lab.pages[0], lab.pages[1], lab.pages[0]]);
+    for (const c of lab.ipvs.listConns(lab.now())) assert.equal(c.vaddr, VIP6);
   } finally {
     lab.cleanup();
   }

@@ -2,11 +2,11 @@
 // director as their gateway, all on one bridge; the director's own kernel forwards nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DirectorLab, RS, VIP } from './e2e.js';
-import { isRoot, nsExec } from './netns.js';
+import { DirectorLab, e2eSkip, RS, VIP } from './e2e.js';
+import { nsExec } from './netns.js';
 import { addService } from './table.js';
 
-const skip = isRoot() ? false : 'needs root (network namespaces, AF_PACKET)';
+const skip = e2eSkip();
 
 test('NAT (root): curl alternates between the real servers, replies come back from the VIP', { skip, timeout: 60_000 }, async () => {
   const lab = new DirectorLab('nat');

@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { DirectorLab, RS, SLOW, VIP } from './e2e.js';
-import { ip, isRoot, nsExec } from './netns.js';
+import { DirectorLab, e2eSkip, RS, SLOW, VIP } from './e2e.js';
+import { ip, nsExec } from './netns.js';
 import { addService } from './table.js';
 
 function ipipAvailable(): boolean {
@@ -28,8 +28,7 @@ function ipipAvailable(): boolean {
   }
 }
 
-const skip = !isRoot() ? 'needs root (network namespaces, AF_PACKET)'
-  : !ipipAvailable() ? 'this kernel has no ipip module; run test/dataplane/packet/run-tun-on-oracle.sh (the oracle VM has it)' : false;
+const skip = e2eSkip() || (!ipipAvailable() ? 'this kernel has no ipip module; run test/dataplane/packet/run-tun-on-oracle.sh (the oracle VM has it)' : false);
 
 test('TUN (root, ipip): curl alternates between the real servers through IPIP; replies bypass the director', { skip, timeout: 60_000 * SLOW }, async () => {
   const lab = new DirectorLab('tun');

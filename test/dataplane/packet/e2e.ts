@@ -4,9 +4,12 @@
 // namespace) directly.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { parseAddr } from '../../../src/core/addr.js';
 import type { Ipvs } from '../../../src/core/ipvs.js';
 import { createDataplane, type PacketDataplane } from '../../../src/dataplane/packet/index.js';
-import { Lab, nsExec, sleep } from './netns.js';
+import { existsSync } from 'node:fs';
+import { addonPath } from '../../../src/dataplane/packet/native.js';
+import { isRoot, Lab, nsExec, sleep } from './netns.js';
 import { newIpvs } from './table.js';
 
 const run = promisify(execFile);
@@ -14,10 +17,19 @@ const run = promisify(execFile);
 /** Time multiplier for slow machines (the oracle VM emulates its CPU): TSLVS_E2E_SLOW=10. */
 export const SLOW = Math.max(1, Number(process.env.TSLVS_E2E_SLOW ?? 1) || 1);
 
+/** Why the end-to-end tests cannot run here, or false. */
+export function e2eSkip(): string | false {
+  if (!isRoot()) return 'needs root (network namespaces, AF_PACKET)';
+  if (!existsSync(addonPath())) return 'native addon not built (npm run build:native)';
+  return false;
+}
+
 export type Mode = 'dr' | 'nat' | 'tun';
 
 export const VIP = '203.0.113.10';
 export const RS = ['198.51.100.11', '198.51.100.12'];
+export const VIP6 = '2001:db8:1::10';
+export const RS6 = ['2001:db8::11', '2001:db8::12'];
 
 export class DirectorLab {
   readonly lab = new Lab();
@@ -30,7 +42,7 @@ export class DirectorLab {
   #tick: NodeJS.Timeout | null = null;
   readonly t0 = performance.now();
 
-  constructor(readonly mode: Mode) {
+  constructor(readonly mode: Mode, readonly v6 = false) {
     const l = this.lab;
     try {
       const br = l.bridge('br');
@@ -51,8 +63,21 @@ export class DirectorLab {
         nsExec(this.client, 'ip', 'addr', 'add', '192.0.2.100/24', 'dev', 'eth0');
         nsExec(this.client, 'ip', 'route', 'add', `${VIP}/32`, 'via', '192.0.2.1');
       }
+      if (v6) {
+        nsExec(this.director, 'ip', 'addr', 'add', '2001:db8::1/64', 'dev', 'eth0', 'nodad');
+        // Without any route to the VIP the director's IPv6 stack would answer its copy of each
+        // packet with "no route" (IPv4 with forwarding off stays silent); a blackhole is quiet.
+        nsExec(this.director, 'ip', '-6', 'route', 'add', 'blackhole', `${VIP6}/128`);
+        nsExec(this.client, 'ip', 'addr', 'add', '2001:db8::100/64', 'dev', 'eth0', 'nodad');
+        nsExec(this.client, 'ip', '-6', 'route', 'add', `${VIP6}/128`, 'dev', 'eth0');
+      }
       this.rs.forEach((ns, i) => {
         nsExec(ns, 'ip', 'addr', 'add', `${RS[i]}/24`, 'dev', 'eth0');
+        if (v6) {
+          nsExec(ns, 'ip', 'addr', 'add', `${RS6[i]}/64`, 'dev', 'eth0', 'nodad');
+          // Linux answers neighbour solicitations only for addresses of the receiving interface.
+          nsExec(ns, 'ip', 'addr', 'add', `${VIP6}/128`, 'dev', 'lo');
+        }
         if (mode === 'dr') {
           // The seed's real-server script: VIP on lo, never answer or announce it on eth0.
           nsExec(ns, 'ip', 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
@@ -84,7 +109,7 @@ export class DirectorLab {
     // A tiny node server (node is wherever the tests run, the oracle VM included). It reads and
     // discards request bodies, so uploads can be sent through the director too.
     const code = `require('http').createServer((q, s) => { let n = 0; q.on('data', (d) => { n += d.length; }); ` +
-      `q.on('end', () => s.end(${JSON.stringify(page)} + (n ? ' got ' + n : '') + '\\n')); }).listen(${port}, '0.0.0.0')`;
+      `q.on('end', () => s.end(${JSON.stringify(page)} + (n ? ' got ' + n : '') + '\\n')); }).listen(${port}, '::')`;
     this.lab.spawnIn(this.rs[i], process.execPath, ['-e', code]);
   }
 
@@ -93,7 +118,7 @@ export class DirectorLab {
   async start(): Promise<PacketDataplane> {
     this.dp = (await createDataplane({
       ipvs: this.ipvs, now: this.now,
-      settings: { interface: 'eth0', netns: this.director, localAddr: '198.51.100.1/24' },
+      settings: { interface: 'eth0', netns: this.director, localAddr: '198.51.100.1/24', ...(this.v6 ? { localAddr6: '2001:db8::1' } : {}) },
     })) as PacketDataplane;
     this.#tick = setInterval(() => this.ipvs.tick(this.now()), 200);
     await this.waitServers();
@@ -116,16 +141,21 @@ export class DirectorLab {
   }
 
   /** Waits until the dataplane knows the MACs of both real servers. */
-  async waitNeighbours(): Promise<void> {
+  async waitNeighbours(addrs: readonly string[] = RS): Promise<void> {
+    const want = addrs.map((a) => parseAddr(a)!);
     for (let t = 0; t < 60 * SLOW; t++) {
-      if (this.dp!.forwarder.neigh.lookup(0xc633640b) >= 0 && this.dp!.forwarder.neigh.lookup(0xc633640c) >= 0) return;
+      if (want.every((a) => this.dp!.forwarder.resolved(a))) return;
       await sleep(100);
     }
-    throw new Error('real servers did not answer ARP');
+    throw new Error(`real servers ${addrs.join(', ')} did not answer ARP / neighbour solicitations`);
   }
 
   async curl(...extra: string[]): Promise<string> {
-    const { stdout } = await run('ip', ['netns', 'exec', this.client, 'curl', '-s', '-m', String(5 * SLOW), ...extra, `http://${VIP}/`], { maxBuffer: 1 << 24 });
+    return this.curlUrl(`http://${VIP}/`, ...extra);
+  }
+
+  async curlUrl(url: string, ...extra: string[]): Promise<string> {
+    const { stdout } = await run('ip', ['netns', 'exec', this.client, 'curl', '-s', '-g', '-m', String(5 * SLOW), ...extra, url], { maxBuffer: 1 << 24 });
     return stdout.trim();
   }
 

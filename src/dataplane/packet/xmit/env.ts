@@ -38,6 +38,9 @@ export const D_ICMP_NO_CONN = 15;
 export const D_UNSUPPORTED = 16;
 export const D_TX_ERROR = 17;
 
+/** Neighbour slots at or above this are IPv6 (XmitEnv.neigh6) slots. */
+export const V6_SLOT_BASE = 1 << 24;
+
 /** tx flags (native.ts F_*). */
 export const TX_NEEDS_CSUM = 1;
 export const TX_GSO = 16;
@@ -58,6 +61,8 @@ export class XmitEnv {
   /** Our IPv6 address on the link (16 bytes), or all zero. */
   readonly local6 = new Uint8Array(16);
   readonly neigh: NeighTable;
+  /** IPv6 neighbours; their slots are passed around as V6_SLOT_BASE + slot. */
+  neigh6: NeighTable | null = null;
   readonly drops = new Float64Array(DROP_NAMES.length);
   /** Forwarded frames by method: 0 masq, 1 (unused), 2 tunnel, 3 route; then 4 = out (NAT replies). */
   readonly forwarded = new Float64Array(5);
@@ -130,7 +135,8 @@ export class XmitEnv {
 
   /** Writes our MAC as source and the slot's MAC as destination. */
   setEthToNeigh(off: number, slot: number): void {
-    ethSetAddrs(this.b, off, this.neigh.macs, slot * 6, this.mac, 0);
+    if (slot >= V6_SLOT_BASE && this.neigh6 !== null) ethSetAddrs(this.b, off, this.neigh6.macs, (slot - V6_SLOT_BASE) * 6, this.mac, 0);
+    else ethSetAddrs(this.b, off, this.neigh.macs, slot * 6, this.mac, 0);
   }
 
   /**
