@@ -8,6 +8,7 @@ import { arpAnswerInPlace, arpIsEthIpv4 } from '../../../../src/dataplane/packet
 import { completePartial } from '../../../../src/dataplane/packet/frame/checksum.js';
 import { icmpBuildErrorV4, icmpBuildErrorV6, mayAnswerWithError } from '../../../../src/dataplane/packet/frame/icmp.js';
 import { ipv4DecTtl } from '../../../../src/dataplane/packet/frame/ipv4.js';
+import { ndAnswerInPlace, ndLinkAddr, ndValid } from '../../../../src/dataplane/packet/frame/nd.js';
 import { ipv6DecHop } from '../../../../src/dataplane/packet/frame/ipv6.js';
 import { PARSE_OK, Parsed, parseFrame, parseQuoted } from '../../../../src/dataplane/packet/frame/parse.js';
 import {
@@ -16,11 +17,13 @@ import {
 import { allFrames, rng } from '../fixtures.js';
 
 const PAD = 64;
+const MAC = Uint8Array.from([2, 0, 0, 0, 0, 7]);
 const SCRATCH = 1600;
 
 function exercise(b: Uint8Array, off: number, len: number, p: Parsed, q: Parsed, r: number, scratch: number): string {
   const st = parseFrame(b, off, len, p);
   let out = `${st}`;
+  if (st === PARSE_OK && ndValid(b, p)) out += ` nd${ndLinkAddr(b, p)}:${ndAnswerInPlace(b, p, MAC)}`;
   if (st === PARSE_OK && p.l3 >= 0) {
     if (p.af === 2) {
       ipv4DecTtl(b, p.l3);
