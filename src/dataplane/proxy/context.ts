@@ -60,6 +60,8 @@ export class ProxyContext {
   };
   /** The write request the next write uses; replaced only when a write goes async (it then belongs to that write). */
   spareWrite: WriteReq;
+  /** Head of the list of live TCP sessions (Session.nextLive), so close() can reset them all. */
+  liveSessions: (EntryOwner & { nextLive: unknown }) | null = null;
   /** Live TCP sessions and UDP flows. */
   activeFlows = 0;
   /** Connect attempts that failed (each retry counts). */

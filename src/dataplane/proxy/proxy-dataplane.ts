@@ -145,6 +145,8 @@ export class ProxyDataplane implements Dataplane {
     const owners = [...this.ctx.owners.values()];
     this.ctx.owners.clear();
     for (const o of owners) o.expired();
+    // Sessions no entry points at any more (taken over by a newer connection) are reset too.
+    while (this.ctx.liveSessions !== null) this.ctx.liveSessions.expired();
     this.ctx.ipvs.onExpire(null);
     this.ctx.clearQuarantine();
     this.ctx.pool.clear();

@@ -102,7 +102,6 @@ export class TcpListener {
       return;
     }
     const s = new Session(ctx, this, client, -1, d, caddr, cport);
-    ctx.activeFlows++;
     s.setConn(ipvs.curConn);
     s.connect(nowMs);
   }

@@ -18,8 +18,9 @@
  *
  * The relay: each socket reads into a buffer of its own (pooled); the bytes are written from that
  * same buffer to the other socket. A write the kernel takes at once (the common case) leaves the
- * buffer free for the next read; a write that has to wait stops reading on the source until it
- * completes (backpressure), so each direction holds at most one buffer of data in user space.
+ * buffer free for the next read. A write that has to wait keeps its buffer (pinned until it
+ * completes) and the socket reads on into a fresh one; with MAX_PENDING writes waiting the source
+ * stops reading until one completes (backpressure), so a direction holds at most three buffers.
  */
 import { constants } from 'node:os';
 import { AF_INET6 } from '../../core/addr.js';
@@ -45,17 +46,19 @@ const CONNECTING = 0x001;
 const RELAYING = 0x002;
 const CLIENT_EOF = 0x004;
 const BACKEND_EOF = 0x008;
-/** An async write to the real server is pending (client reads stopped). */
-const C2B_PENDING = 0x010;
-/** An async write to the client is pending (real server reads stopped). */
-const B2C_PENDING = 0x020;
+/**
+ * Writes a direction may have waiting in libuv before its source stops reading. Two keep the
+ * pipe full (the next chunk is queued while the kernel drains the previous one, as HAProxy
+ * keeps receiving into the free part of its buffer) and bound memory at three buffers.
+ */
+const MAX_PENDING = 2;
 const CLIENT_SHUT = 0x040;
 const BACKEND_SHUT = 0x080;
 const CLOSED = 0x100;
 
 /** Handles and requests carry their session in an own property (as Node's owner_symbol). */
 type SHandle = TcpHandle & { session: Session | null };
-type SWrite = WriteReq & { session: Session | null };
+type SWrite = WriteReq & { session: Session | null; buf: Buffer | null };
 type SShutdown = ShutdownReq & { session: Session | null };
 type SConnect = ConnectReq & { session: Session | null };
 
@@ -68,14 +71,17 @@ export class Session implements EntryOwner, Connecting {
   conn: number;
   dest: Dest;
   flags = 0;
-  /** Read buffers; a buffer pinned by a pending write is released when the write completes. */
+  /** Read buffers (never pinned: a buffer whose write waits moves to the write request). */
   cBuf: Buffer | null = null;
   bBuf: Buffer | null = null;
-  /** A buffer replaced while pinned, released when its write completes. */
-  cOld: Buffer | null = null;
-  bOld: Buffer | null = null;
+  /** Writes waiting in libuv, client→server and server→client. */
+  c2bPending = 0;
+  b2cPending = 0;
   connectDeadlineMs = 0;
   attempts = 0;
+  /** Live sessions form a list in the context (close() resets them all). */
+  prevLive: Session | null = null;
+  nextLive: Session | null = null;
   // The client as the flow saw it, kept for retries and the PROXY header.
   readonly caddr: string;
   readonly cport: number;
@@ -98,6 +104,11 @@ export class Session implements EntryOwner, Connecting {
     this.c1 = f.s1;
     this.c2 = f.s2;
     this.c3 = f.s3;
+    const head = ctx.liveSessions as Session | null;
+    this.nextLive = head;
+    if (head !== null) head.prevLive = this;
+    ctx.liveSessions = this;
+    ctx.activeFlows++;
   }
 
   /** Connect to the scheduled real server. */
@@ -210,10 +221,9 @@ export class Session implements EntryOwner, Connecting {
     c.onread = onClientRead;
     b.onread = onBackendRead;
     const pp = this.dest.proxyProtocol;
-    if (pp === 1 || pp === 2) {
-      if (!this.#sendProxyHeader(pp)) return;
-    }
-    if (!(this.flags & C2B_PENDING)) c.readStart();
+    // The header goes first; client bytes written after it queue behind it in libuv.
+    if ((pp === 1 || pp === 2) && !this.#sendProxyHeader(pp)) return;
+    c.readStart();
     b.readStart();
   }
 
@@ -224,14 +234,16 @@ export class Session implements EntryOwner, Connecting {
       ? encodeProxyV1(l.af, this.caddr, l.vaddrText, this.cport, l.port)
       : encodeProxyV2(l.af, this.c0, this.c1, this.c2, this.c3, l.v0, l.v1, l.v2, l.v3, this.cport, l.port);
     const req = new this.ctx.uv.WriteWrap() as SWrite;
-    req.oncomplete = onHeaderWritten;
+    req.oncomplete = onC2BWritten;
     req.session = this;
+    req.buf = null;
     const err = (this.backend as SHandle).writeBuffer(req, hdr);
     if (err !== 0) {
       this.#backendFailed(err);
       return false;
     }
-    if (this.ctx.uv.state[this.ctx.uv.kLastWriteWasAsync] !== 0) this.flags |= C2B_PENDING;
+    if (this.ctx.uv.state[this.ctx.uv.kLastWriteWasAsync] !== 0) this.c2bPending++;
+    else req.session = null;
     return true;
   }
 
@@ -270,7 +282,7 @@ export class Session implements EntryOwner, Connecting {
 
   /** Both sides sent FIN: close both once our writes are out (close(2) sends the FIN after the queued data). */
   #finishWhenFlushed(): void {
-    if (!(this.flags & (C2B_PENDING | B2C_PENDING))) this.close();
+    if (this.c2bPending === 0 && this.b2cPending === 0) this.close();
   }
 
   /** A write completed or a shutdown finished: continue. */
@@ -317,6 +329,11 @@ export class Session implements EntryOwner, Connecting {
     this.flags = flags | CLOSED;
     this.connectDeadlineMs = 0;
     ctx.activeFlows--;
+    if (this.prevLive !== null) this.prevLive.nextLive = this.nextLive;
+    else ctx.liveSessions = this.nextLive;
+    if (this.nextLive !== null) this.nextLive.prevLive = this.prevLive;
+    this.prevLive = null;
+    this.nextLive = null;
     if (this.conn >= 0 && ctx.owners.get(this.conn) === this) ctx.owners.delete(this.conn);
     const c = this.client;
     const b = this.backend;
@@ -329,16 +346,12 @@ export class Session implements EntryOwner, Connecting {
       if (reset && !(flags & BACKEND_SHUT)) b.reset();
       else b.close();
     }
-    // Buffers pinned by a pending write come back when the write completes (ECANCELED).
+    // Buffers pinned by pending writes come back when those complete (ECANCELED after close).
     const pool = ctx.pool;
-    if (!(flags & C2B_PENDING)) {
-      if (this.cBuf !== null) pool.release(this.cBuf);
-      this.cBuf = null;
-    }
-    if (!(flags & B2C_PENDING)) {
-      if (this.bBuf !== null) pool.release(this.bBuf);
-      this.bBuf = null;
-    }
+    if (this.cBuf !== null) pool.release(this.cBuf);
+    if (this.bBuf !== null) pool.release(this.bBuf);
+    this.cBuf = null;
+    this.bBuf = null;
   }
 }
 
@@ -361,23 +374,6 @@ function onConnect(this: SConnect, status: number, handle: TcpHandle): void {
   s.connected(nowMs);
 }
 
-function onHeaderWritten(this: SWrite, status: number): void {
-  const s = this.session;
-  this.session = null;
-  if (s === null) return;
-  s.flags &= ~C2B_PENDING;
-  if (s.flags & CLOSED) {
-    if (s.cBuf !== null) s.ctx.pool.release(s.cBuf);
-    s.cBuf = null;
-    return;
-  }
-  if (status < 0) {
-    s.backendFailed(status);
-    return;
-  }
-  s.client.readStart();
-}
-
 function onClientRead(this: SHandle): Uint8Array | undefined {
   const s = this.session;
   if (s === null) return undefined;
@@ -393,33 +389,20 @@ function onClientRead(this: SHandle): Uint8Array | undefined {
     const err = (s.backend as SHandle).writeBuffer(req, n === buf.length ? buf : buf.subarray(0, n));
     if (err !== 0) {
       req.session = null;
+      ctx.spareWrite = new uv.WriteWrap(); // a failed write may have wrapped it
       s.backendFailed(err);
       return undefined;
     }
     const pool = ctx.pool;
     if (uv.state[uv.kLastWriteWasAsync] !== 0) {
-      // The write waits for the kernel: keep its buffer, stop reading until it is done.
+      // The kernel did not take it all: the request keeps the buffer, reads go on into a fresh one.
       ctx.spareWrite = new uv.WriteWrap();
-      s.flags |= C2B_PENDING;
-      this.readStop();
-      if (n === buf.length && buf.length < pool.bulkSize) {
-        s.cOld = buf;
-        return (s.cBuf = pool.bulk());
-      }
-      return undefined;
+      req.buf = buf;
+      if (++s.c2bPending >= MAX_PENDING) this.readStop();
+      return (s.cBuf = n === buf.length || buf.length === pool.bulkSize ? pool.bulk() : pool.small());
     }
     req.session = null;
-    // A full read means more is coming: read in bulk; a short read on a bulk buffer: back to small.
-    if (n === buf.length) {
-      if (buf.length < pool.bulkSize) {
-        pool.release(buf);
-        return (s.cBuf = pool.bulk());
-      }
-    } else if (buf.length > pool.smallSize && n <= pool.smallSize) {
-      pool.release(buf);
-      return (s.cBuf = pool.small());
-    }
-    return undefined;
+    return resized(s, buf, n, true);
   }
   if (n === UV_EOF) s.clientEof();
   else if (n < 0) s.clientFailed(n);
@@ -441,81 +424,79 @@ function onBackendRead(this: SHandle): Uint8Array | undefined {
     const err = s.client.writeBuffer(req, n === buf.length ? buf : buf.subarray(0, n));
     if (err !== 0) {
       req.session = null;
+      ctx.spareWrite = new uv.WriteWrap();
       s.clientFailed(err);
       return undefined;
     }
     const pool = ctx.pool;
     if (uv.state[uv.kLastWriteWasAsync] !== 0) {
       ctx.spareWrite = new uv.WriteWrap();
-      s.flags |= B2C_PENDING;
-      this.readStop();
-      if (n === buf.length && buf.length < pool.bulkSize) {
-        s.bOld = buf;
-        return (s.bBuf = pool.bulk());
-      }
-      return undefined;
+      req.buf = buf;
+      if (++s.b2cPending >= MAX_PENDING) this.readStop();
+      return (s.bBuf = n === buf.length || buf.length === pool.bulkSize ? pool.bulk() : pool.small());
     }
     req.session = null;
-    if (n === buf.length) {
-      if (buf.length < pool.bulkSize) {
-        pool.release(buf);
-        return (s.bBuf = pool.bulk());
-      }
-    } else if (buf.length > pool.smallSize && n <= pool.smallSize) {
-      pool.release(buf);
-      return (s.bBuf = pool.small());
-    }
-    return undefined;
+    return resized(s, buf, n, false);
   }
   if (n === UV_EOF) s.backendEof();
   else if (n < 0) s.backendFailed(n);
   return undefined;
 }
 
+/**
+ * After a read whose write completed at once: a full read means more is coming, so read in
+ * bulk; a short read into a bulk buffer goes back to a small one. Returns the buffer for the
+ * next read, or undefined to keep the current one.
+ */
+function resized(s: Session, buf: Buffer, n: number, client: boolean): Buffer | undefined {
+  const pool = s.ctx.pool;
+  let next: Buffer;
+  if (n === buf.length) {
+    if (buf.length >= pool.bulkSize) return undefined;
+    next = pool.bulk();
+  } else if (buf.length > pool.smallSize && n <= pool.smallSize) {
+    next = pool.small();
+  } else {
+    return undefined;
+  }
+  pool.release(buf);
+  if (client) s.cBuf = next;
+  else s.bBuf = next;
+  return next;
+}
+
 function onC2BWritten(this: SWrite, status: number): void {
   const s = this.session;
+  const buf = this.buf;
   this.session = null;
+  this.buf = null;
   if (s === null) return;
-  const pool = s.ctx.pool;
-  s.flags &= ~C2B_PENDING;
-  if (s.cOld !== null) {
-    pool.release(s.cOld);
-    s.cOld = null;
-  }
-  if (s.flags & CLOSED) {
-    if (s.cBuf !== null) pool.release(s.cBuf);
-    s.cBuf = null;
-    return;
-  }
+  if (buf !== null) s.ctx.pool.release(buf);
+  const was = s.c2bPending--;
+  if (s.flags & CLOSED) return;
   if (status < 0) {
     s.backendFailed(status);
     return;
   }
-  if (!(s.flags & CLIENT_EOF)) s.client.readStart();
-  else s.afterWrite();
+  if (was === MAX_PENDING && !(s.flags & CLIENT_EOF)) s.client.readStart();
+  if (s.c2bPending === 0) s.afterWrite();
 }
 
 function onB2CWritten(this: SWrite, status: number): void {
   const s = this.session;
+  const buf = this.buf;
   this.session = null;
+  this.buf = null;
   if (s === null) return;
-  const pool = s.ctx.pool;
-  s.flags &= ~B2C_PENDING;
-  if (s.bOld !== null) {
-    pool.release(s.bOld);
-    s.bOld = null;
-  }
-  if (s.flags & CLOSED) {
-    if (s.bBuf !== null) pool.release(s.bBuf);
-    s.bBuf = null;
-    return;
-  }
+  if (buf !== null) s.ctx.pool.release(buf);
+  const was = s.b2cPending--;
+  if (s.flags & CLOSED) return;
   if (status < 0) {
     s.clientFailed(status);
     return;
   }
-  if (!(s.flags & BACKEND_EOF)) (s.backend as SHandle).readStart();
-  else s.afterWrite();
+  if (was === MAX_PENDING && !(s.flags & BACKEND_EOF)) (s.backend as SHandle).readStart();
+  if (s.b2cPending === 0) s.afterWrite();
 }
 
 function onShutdown(this: SShutdown, status: number): void {
