@@ -28,7 +28,7 @@ import { buildFilter, encodeFilter, type FilterNatDest, type FilterVip } from '.
 import { Forwarder } from './forwarder.js';
 import { openPacketSocket, type PacketAddon, type PacketHandle } from './native.js';
 import { IP_VS_CONN_F_FWD_MASK, IP_VS_CONN_F_MASQ } from '../../core/dest.js';
-import { DROP_NAMES } from './xmit/env.js';
+import { D_TX_ERROR, DROP_NAMES } from './xmit/env.js';
 
 export interface PacketSettings {
   interface: string;
@@ -177,7 +177,7 @@ export class PacketDataplane implements Dataplane {
     this.txFrames += sent;
     if (sent < env.txN) {
       this.txErrors += env.txN - sent;
-      env.drops[17] += env.txN - sent;
+      env.drops[D_TX_ERROR] += env.txN - sent;
     }
     env.txN = 0;
   }
