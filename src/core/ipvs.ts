@@ -32,13 +32,15 @@ import {
   IP_VS_TCP_S_TIME_WAIT, TCP_DIR_INPUT, TCP_DIR_INPUT_ONLY, TCP_DIR_OUTPUT, TCP_STATES, TCP_STATES_DOS,
   TCP_TIMEOUTS_S, tcpNextState, tcpStateActive, tcpStateName,
 } from './conn/tcp-state.js';
-import { TimerWheel } from './conn/timer-wheel.js';
+import { HZ, jiffiesToMs, msToJiffies, TimerWheel } from './conn/timer-wheel.js';
 import { udpStateName } from './conn/udp-state.js';
 import {
   type Dest, IP_VS_CONN_F_BYPASS, IP_VS_CONN_F_FWD_MASK, IP_VS_CONN_F_HASHED, IP_VS_CONN_F_INACTIVE,
   IP_VS_CONN_F_MASQ, IP_VS_CONN_F_NOOUTPUT, IP_VS_CONN_F_ONE_PACKET, IP_VS_CONN_F_TEMPLATE,
 } from './dest.js';
 import { type Flow, TCP_RST, TCP_SYN } from './flow.js';
+import { setLblcSysctl } from './sched/lblc.js';
+import { setLblcrSysctl } from './sched/lblcr.js';
 import type { RandomU32, Scheduler } from './sched/scheduler.js';
 import {
   FTPPORT, IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
@@ -186,10 +188,29 @@ const TEMPLATE_STATE_NAMES = ['NONE', 'ASSURED'];
  */
 class IpvsServiceTable extends ServiceTable {
   generation = 1;
+  readonly #sysctl: IpvsSysctls;
+
+  constructor(sysctl: IpvsSysctls) {
+    super();
+    this.#sysctl = sysctl;
+  }
+
+  /** lblc and lblcr read lblc_expiration / lblcr_expiration from this instance's sysctls. */
+  #bindSysctls(svc: VirtualService): void {
+    setLblcSysctl(svc, this.#sysctl);
+    setLblcrSysctl(svc, this.#sysctl);
+  }
 
   override addService(u: ServiceUser): VirtualService {
     const svc = super.addService(u);
     this.generation++;
+    this.#bindSysctls(svc);
+    return svc;
+  }
+
+  override editService(id: ServiceId, u: ServiceUser): VirtualService {
+    const svc = super.editService(id, u);
+    this.#bindSysctls(svc);
     return svc;
   }
 
@@ -229,8 +250,8 @@ function defaultBypassTarget(f: Flow): boolean {
 }
 
 export class Ipvs {
-  readonly table: ServiceTable = new IpvsServiceTable();
   readonly sysctl: IpvsSysctls = { ...DEFAULT_SYSCTLS };
+  readonly table: ServiceTable = new IpvsServiceTable(this.sysctl);
   readonly random: RandomU32;
   readonly connTabBits: number;
   readonly maxConns: number;
@@ -287,7 +308,7 @@ export class Ipvs {
     const startMs = opts.startMs ?? 0;
     this.#estNextMs = startMs + IP_VS_EST_PERIOD_MS;
     const initial = Math.min(this.maxConns, opts.initialConns ?? 1024);
-    this.#wheel = new TimerWheel(Math.max(16, initial), startMs);
+    this.#wheel = new TimerWheel(Math.max(16, initial), msToJiffies(startMs));
     this.conns = new ConnTable({
       maxConns: this.maxConns,
       initialCapacity: initial,
@@ -677,39 +698,42 @@ export class Ipvs {
   /** ip_vs_conn_put: re-arm the timer with the entry's timeout; a one-packet entry expires now. */
   #put(cp: number, nowMs: number): void {
     const t = this.conns;
+    const now = msToJiffies(nowMs);
     if ((t.flags(cp) & IP_VS_CONN_F_ONE_PACKET) && !this.#wheel.isPending(cp)) {
-      this.#expire(cp, nowMs);
+      this.#expire(cp, now, now);
       return;
     }
-    this.#wheel.arm(cp, nowMs + t.timeoutS(cp) * 1000);
+    this.#wheel.arm(cp, now + t.timeoutS(cp) * HZ, now);
   }
 
-  /** ip_vs_conn_expire_now: fire at the next tick if the timer is pending and later. */
+  /** ip_vs_conn_expire_now: mod_timer_pending(jiffies) when the timer is pending and later. */
   #expireNow(cp: number, nowMs: number): void {
     const w = this.#wheel;
-    if (w.isPending(cp) && w.expiresMs(cp) > nowMs) w.arm(cp, nowMs);
+    const now = msToJiffies(nowMs);
+    if (w.isPending(cp) && w.expires(cp) > now) w.arm(cp, now, now);
   }
 
-  /** ip_vs_conn_del: delete an entry now if its timer is pending. */
-  #connDel(cp: number, nowMs: number): void {
+  /** ip_vs_conn_del: delete an entry now (jiffy `now`) if its timer is pending. */
+  #connDel(cp: number, now: number): void {
     if (this.#wheel.disarm(cp)) {
       const t = this.conns;
       if (t.control(cp) >= 0) t.setTimeoutS(cp, 0);
-      this.#expire(cp, nowMs);
+      this.#expire(cp, now, now);
     }
   }
 
   /**
-   * ip_vs_conn_expire at time `fireMs`. An entry that controls others stays 60 s more (its
-   * timeout becomes 60 s for good); otherwise it is unhashed, released from its template (and
-   * takes a non-assured template with it when it was deleted, timeout 0), unbound and freed.
+   * ip_vs_conn_expire at jiffy `now` (`clk`: the timer base clock, one ahead while timers run).
+   * An entry that controls others stays 60 s more (its timeout becomes 60 s for good);
+   * otherwise it is unhashed, released from its template (and takes a non-assured template
+   * with it when it was deleted, timeout 0), unbound and freed.
    */
-  #expire(cp: number, fireMs: number): void {
+  #expire(cp: number, now: number, clk: number): void {
     const t = this.conns;
     const w = this.#wheel;
     if (t.nControl(cp) > 0) {
       t.setTimeoutS(cp, EXPIRE_LATER_S);
-      this.#rearm(cp, fireMs + EXPIRE_LATER_S * 1000);
+      this.#rearm(cp, now + EXPIRE_LATER_S * HZ, clk);
       return;
     }
     const flags = t.flags(cp);
@@ -727,7 +751,7 @@ export class Ipvs {
       t.setNControl(ct, t.nControl(ct) - 1);
       if (hasRef && t.nControl(ct) === 0 &&
         (!(t.flags(ct) & IP_VS_CONN_F_TEMPLATE) || !(t.state(ct) & IP_VS_CTPL_S_ASSURED))) {
-        this.#connDel(ct, fireMs);
+        this.#connDel(ct, now);
       }
     }
     const d = this.#destOf(cp);
@@ -873,36 +897,39 @@ export class Ipvs {
   }
 
   /**
-   * Fire every timer due at nowMs in time order. The due entries form a min-heap on their
-   * expiry time (collect returns them sorted, which is a heap); a handler that re-arms a timer
-   * into the past (a template kept 60 s more, when tick runs late) pushes it back, so a coarse
-   * tick gives the same result as the kernel's timers firing one by one.
+   * Fire every timer whose bucket expired by nowMs, in the kernel's order. The due entries form
+   * a min-heap on that order (collect returns them sorted, which is a heap); a handler that
+   * re-arms a timer into a bucket that already expired (a template kept 60 s more, when tick
+   * runs late) pushes it back, so one late tick gives what the kernel's timers did one by one.
    */
   #expireDue(nowMs: number): void {
     const w = this.#wheel;
+    const now = msToJiffies(nowMs);
     if (this.#due.length < w.pending + 1) this.#due = new Int32Array(Math.max(w.pending + 1, this.#due.length * 2));
-    this.#dueN = w.collect(nowMs, this.#due);
-    this.#firingUntil = nowMs;
+    this.#dueN = w.collect(now, this.#due);
+    this.#firingUntil = now;
     try {
       while (this.#dueN > 0) {
         const cp = this.#heapPop();
         if (!w.isDue(cp)) continue;
-        const at = w.expiresMs(cp);
+        const at = w.fireAt(cp);
         w.fire(cp);
-        this.#expire(cp, at);
+        // The handler runs at the bucket's jiffy; the base clock is already one ahead.
+        this.#expire(cp, at, at + 1);
       }
     } finally {
       this.#firingUntil = -Infinity;
     }
   }
 
-  /** mod_timer from a timer handler: within the current round when already due. */
-  #rearm(cp: number, atMs: number): void {
-    if (atMs > this.#firingUntil) {
-      this.#wheel.arm(cp, atMs);
+  /** mod_timer from a timer handler: fires within the current round when already due. */
+  #rearm(cp: number, expires: number, clk: number): void {
+    const w = this.#wheel;
+    if (w.bucketOf(expires, clk) > this.#firingUntil) {
+      w.arm(cp, expires, clk);
       return;
     }
-    this.#wheel.armDue(cp, atMs);
+    w.armDue(cp, expires, clk);
     if (this.#dueN === this.#due.length) {
       const d = new Int32Array(this.#due.length * 2);
       d.set(this.#due);
@@ -912,9 +939,7 @@ export class Ipvs {
   }
 
   #heapLess(a: number, b: number): boolean {
-    const ea = this.#wheel.expiresMs(a);
-    const eb = this.#wheel.expiresMs(b);
-    return ea < eb || (ea === eb && a < b);
+    return this.#wheel.compare(a, b) < 0;
   }
 
   #heapPush(cp: number): void {
@@ -967,11 +992,11 @@ export class Ipvs {
         this.#destFreeIds.push(id);
       }
     }
-    if (flush && this.sysctl.expireNodestConn) this.#expireNodestConnFlush(nowMs);
+    if (flush && this.sysctl.expireNodestConn) this.#expireNodestConnFlush(msToJiffies(nowMs));
   }
 
   /** ip_vs_expire_nodest_conn_flush: delete the entries (and their templates) of deleted dests. */
-  #expireNodestConnFlush(nowMs: number): void {
+  #expireNodestConnFlush(now: number): void {
     const t = this.conns;
     const hi = t.hiWater;
     for (let cp = 0; cp < hi; cp++) {
@@ -980,8 +1005,8 @@ export class Ipvs {
       if (d === null || d.isAvailable()) continue;
       if (t.nControl(cp) > 0) continue;
       const ctl = t.control(cp);
-      this.#connDel(cp, nowMs);
-      if (ctl >= 0 && t.inUse(ctl) && t.nControl(ctl) === 0) this.#connDel(ctl, nowMs);
+      this.#connDel(cp, now);
+      if (ctl >= 0 && t.inUse(ctl) && t.nControl(ctl) === 0) this.#connDel(ctl, now);
     }
   }
 
@@ -1068,6 +1093,7 @@ export class Ipvs {
   /** ip_vs_random_dropentry: scan 1/32 of the hash buckets at random. Returns entries dropped. */
   randomDropEntry(nowMs: number, rand: RandomU32 = this.random): number {
     const t = this.conns;
+    const now = msToJiffies(nowMs);
     const buckets = t.bucketCount;
     const mask = buckets - 1;
     let dropped = 0;
@@ -1084,8 +1110,8 @@ export class Ipvs {
       for (let j = 0; j < n; j++) {
         const cp = this.#scratch[j];
         if (!t.inUse(cp) || !this.#wheel.isPending(cp)) continue;
-        if (this.#shouldDropEntry(cp, nowMs)) {
-          this.#connDel(cp, nowMs);
+        if (this.#shouldDropEntry(cp, now)) {
+          this.#connDel(cp, now);
           dropped++;
         }
       }
@@ -1093,34 +1119,34 @@ export class Ipvs {
     return dropped;
   }
 
-  #shouldDropEntry(cp: number, nowMs: number): boolean {
+  #shouldDropEntry(cp: number, now: number): boolean {
     const t = this.conns;
     if (t.nControl(cp) > 0) return false;
     if (t.flags(cp) & IP_VS_CONN_F_TEMPLATE) {
       const d = this.#destOf(cp);
       // A template of a one-packet service counts its traffic in in_pkts: drop it at the rate.
-      if (d !== null && (d.svc.flags & IP_VS_SVC_F_ONEPACKET)) return this.#todropEntry(cp, nowMs);
+      if (d !== null && (d.svc.flags & IP_VS_SVC_F_ONEPACKET)) return this.#todropEntry(cp, now);
       return !(t.state(cp) & IP_VS_CTPL_S_ASSURED);
     }
     const st = t.state(cp);
     const p = t.proto(cp);
     if (p === IPPROTO_TCP) {
       if (st === IP_VS_TCP_S_SYN_RECV || st === IP_VS_TCP_S_SYNACK) return true;
-      if (st === IP_VS_TCP_S_ESTABLISHED) return this.#todropEntry(cp, nowMs);
+      if (st === IP_VS_TCP_S_ESTABLISHED) return this.#todropEntry(cp, now);
       return false;
     }
     if (p === IPPROTO_SCTP) {
       if (st === IP_VS_SCTP_S_INIT1 || st === IP_VS_SCTP_S_INIT) return true;
-      if (st === IP_VS_SCTP_S_ESTABLISHED) return this.#todropEntry(cp, nowMs);
+      if (st === IP_VS_SCTP_S_ESTABLISHED) return this.#todropEntry(cp, now);
       return false;
     }
-    return this.#todropEntry(cp, nowMs);
+    return this.#todropEntry(cp, now);
   }
 
   /** todrop_entry: idle >= 60 s and 1..8 packets in, every i-th candidate with i packets. */
-  #todropEntry(cp: number, nowMs: number): boolean {
+  #todropEntry(cp: number, now: number): boolean {
     const t = this.conns;
-    if (t.timeoutS(cp) * 1000 + nowMs < this.#wheel.expiresMs(cp) + 60_000) return false;
+    if (t.timeoutS(cp) * HZ + now < this.#wheel.expires(cp) + 60 * HZ) return false;
     const i = t.inPkts(cp);
     if (i > 8 || i === 0) return false;
     if (--this.#todropCounter[i] > 0) return false;
@@ -1145,7 +1171,8 @@ export class Ipvs {
   /** One entry as listConns shows it. */
   connInfo(c: number, nowMs: number): ConnInfo {
     const t = this.conns;
-    const left = this.#wheel.isPending(c) ? this.#wheel.expiresMs(c) - nowMs : 0;
+    // jiffies_delta_to_msecs(expires - jiffies) / 1000: 0 for a timer past due that waits for its bucket.
+    const left = this.#wheel.isPending(c) ? jiffiesToMs(Math.max(0, this.#wheel.expires(c) - msToJiffies(nowMs))) : 0;
     return {
       conn: c,
       protocol: t.proto(c),
@@ -1280,9 +1307,14 @@ export class Ipvs {
     return this.conns.timeoutS(c);
   }
 
-  /** When the entry's timer fires (ms), or NaN when it is not armed. */
+  /** The entry's timer->expires in ms (what listings count down to), or NaN when it is not armed. */
   connExpiresMs(c: number): number {
-    return this.#wheel.isPending(c) ? this.#wheel.expiresMs(c) : NaN;
+    return this.#wheel.isPending(c) ? jiffiesToMs(this.#wheel.expires(c)) : NaN;
+  }
+
+  /** When the entry's timer really fires (the end of its timer-wheel bucket), in ms, or NaN. */
+  connFiresAtMs(c: number): number {
+    return this.#wheel.isPending(c) ? jiffiesToMs(this.#wheel.fireAt(c)) : NaN;
   }
 
   connInPkts(c: number): number {

@@ -97,7 +97,7 @@ test('IPv6 entries list in the bracketed form and count the full IPv6 length', (
   assert.equal(d.stats.inpkts, 2);
 });
 
-test('an entry expires at its exact time counted from the last packet, and releases its dest', () => {
+test('an entry expires counted from its last packet, at the end of its timer-wheel bucket', () => {
   const lab = new Lab();
   const s = lab.svc('tcp', '192.168.1.230:80');
   const d = lab.dest(s, '192.168.1.201');
@@ -105,7 +105,13 @@ test('an entry expires at its exact time counted from the last packet, and relea
   const c = lab.ipvs.curConn;
   lab.advance(30_000);
   lab.tcp(C, 1000, '192.168.1.230', 80, 'S'); // a retransmitted SYN re-arms the 60 s
-  lab.advance(59_999);
+  assert.equal(lab.ipvs.connExpiresMs(c), 90_000);
+  // jiffy 7500 + 15000 = 22500 is 15000 jiffies away: wheel level 3 (512-jiffy buckets), so the
+  // timer fires at jiffy (22500 >> 9 << 9) + 512 = 22528, i.e. 90.112 s (kernel/time/timer.c).
+  assert.equal(lab.ipvs.connFiresAtMs(c), 90_112);
+  lab.advance(60_000);
+  assert.deepEqual(lab.conns(0), [`TCP 00:00  SYN_RECV    ${C}:1000  192.168.1.230:80   192.168.1.201:80`]);
+  lab.advance(111);
   assert.equal(lab.ipvs.connCount, 1);
   assert.deepEqual(lab.expired, []);
   lab.advance(1);
@@ -148,9 +154,12 @@ test('thresholds: rr skips OVERLOAD dests and reports no destination (§4.2 orac
   lab.tcp(C, 33003, '192.168.1.63', 80, 'F');
   assert.equal(lab.tcp(C, 33008, '192.168.1.63', 80, 'S'), VERDICT_NO_DEST);
   assert.equal(lab.counts(d101), '1/2/0');
-  // At 60 s the SYN_RECV entries expire: 102 (l = 1) clears when its total falls from 1 to 0,
-  // 101 (l = 3 - 3/4 = 3) as soon as its total falls from 3; the TIME_WAIT ones live 120 s.
-  lab.advance(60_000);
+  // The SYN_RECV entries go at 61.44 s (60 s rounded up to the 512-jiffy wheel bucket): 102
+  // (l = 1) clears when its total falls from 1 to 0, 101 (l = 3 - 3/4 = 3) as soon as its total
+  // falls from 3; the TIME_WAIT ones live 120 s.
+  lab.advance(61_439);
+  assert.ok(d101.isOverloaded() && d102.isOverloaded());
+  lab.advance(1);
   assert.ok(!d101.isOverloaded() && !d102.isOverloaded());
   assert.equal(lab.counts(d101), '0/2/0');
 });
@@ -161,16 +170,18 @@ test('OVERLOAD hysteresis: set when a bind reaches u, cleared only when a releas
   const d = lab.dest(s, '192.168.1.101', { x: 4 }); // l = 4 - 4/4 = 3
   for (let i = 0; i < 4; i++) {
     lab.udp(C, 100 + i, '192.168.1.64', 53);
-    lab.now += 1000;
+    lab.now += 20_000;
   }
   assert.ok(d.isOverloaded());
   assert.equal(lab.udp(C, 200, '192.168.1.64', 53), VERDICT_NO_DEST);
-  lab.now = 300_000; // the entry made at 0 s expires: 4 -> 3 keeps the flag
+  // 300 s UDP timers (75000 jiffies: level 4, 4096-jiffy buckets) made at 0, 20, 40 and 60 s
+  // fire at jiffies 77824, 81920, 86016 and 90112 (311.296 s, 327.68 s, ...).
+  lab.now = 311_296; // 4 -> 3 keeps the flag
   lab.ipvs.tick(lab.now);
   assert.equal(d.totalConns, 3);
   assert.ok(d.isOverloaded());
   assert.equal(lab.udp(C, 201, '192.168.1.64', 53), VERDICT_NO_DEST);
-  lab.now = 301_000; // 3 -> 2 starts from l: cleared
+  lab.now = 327_680; // 3 -> 2 starts from l: cleared
   lab.ipvs.tick(lab.now);
   assert.equal(d.totalConns, 2);
   assert.ok(!d.isOverloaded());
@@ -281,9 +292,15 @@ test('a template is re-armed by each new connection and kept 60 s more while it 
   lab.advance(5000);
   lab.tcp('198.51.100.7', 1001, '192.168.1.170', 80, 'S');
   assert.deepEqual(tpl().map((l) => l.slice(4, 9)), ['00:09']);
-  lab.advance(10_000); // fires at 15 s, controls two entries: 60 s more
+  // Re-armed at jiffy 1250 for 2500 jiffies (level 2, 64-jiffy buckets): fires at 3776 = 15.104 s,
+  // still controlling two entries: 60 s more, from the handler's jiffy.
+  lab.advance(10_103);
+  assert.deepEqual(tpl().map((l) => l.slice(4, 9)), ['00:00']);
+  lab.advance(1);
   assert.deepEqual(tpl(), ['TCP 00:59  ASSURED     198.51.100.7:0     192.168.1.170:80   192.168.1.101:80']);
-  lab.advance(60_000); // fires at 75 s: the ESTABLISHED entry still holds it
+  // Jiffy 3776 + 15000 from a base clock of 3777: level 3, fires at 18944 = 75.776 s, where the
+  // ESTABLISHED entry still holds it.
+  lab.advance(75_776 - lab.now);
   assert.deepEqual(tpl().map((l) => l.slice(4, 9)), ['00:59']);
   // Its timeout is now 60 s for good: a new connection re-arms it with 60 s, not 10 s.
   lab.tcp('198.51.100.7', 1002, '192.168.1.170', 80, 'S');
@@ -367,9 +384,9 @@ test('conn_reuse_mode 1: a SYN on a TIME_WAIT entry is rescheduled, on a DR FIN_
   lab.tcp(C, 31000, '192.168.1.61', 80, 'F');
   lab.tcp(C, 31000, '192.168.1.61', 80, 'S');
   assert.equal(lab.picked(), '101');
-  // The old entry is expired "now": it goes at the next timer run.
+  // The old entry is expired "now" (mod_timer to the current jiffy): it goes one jiffy later.
   assert.equal(lab.ipvs.connCount, 2);
-  lab.advance(0);
+  lab.advance(4);
   assert.deepEqual(lab.conns(), [`TCP 00:59  SYN_RECV    ${C}:31000 192.168.1.61:80    192.168.1.101:80`]);
   lab.tcp(C, 31001, '192.168.1.61', 80, 'S');
   assert.equal(lab.picked(), '102');
@@ -770,8 +787,8 @@ test('onExpire sees the entry before it is freed, in expiry order', () => {
   lab.tcp(C, 9001, '192.0.2.10', 80, 'S');
   lab.tcp(C, 9001, '192.0.2.10', 80, 'F');
   lab.advance(300_000);
-  // 9000 goes at 60 s, 9001 at 122 s; the template fires at 7 s and 67 s while in control
-  // (60 s more each time) and goes at 127 s: one late tick gives the kernel's order.
+  // 9000 goes after 60 s, 9001 after 122 s; the template fires after 7 s and again 60 s later
+  // while in control, and goes at its third firing: one late tick gives the kernel's order.
   assert.deepEqual(seen, ['SYN_RECV:9000:C', 'TIME_WAIT:9001:C', 'NONE:0:T']);
   assert.equal(lab.ipvs.connCount, 0);
 });

@@ -1,18 +1,67 @@
 /**
- * The per-entry expiry timers of the connection table (the kernel gives every ip_vs_conn a
- * timer_list; mod_timer re-arms it on every packet). A hashed timing wheel over typed arrays,
- * indexed by the same slot numbers as ConnTable: 1 s buckets, 2048 of them (34 min per round).
- * Per entry: [expiry ms, bucket tick] side by side in a Float64Array (one cache line touched by
- * a re-arm) and [next, prev] links in an Int32Array.
- *
- * Why re-arming is lazy: every packet pushes its entry's expiry forward (mod_timer), so arm()
- * only stores the new time when it is later than the bucket the entry sits in; the entry moves
- * when its bucket comes round. An earlier time (a FIN shortening 900 s to 120 s, expire_now)
- * moves it at once. Expiry is exact to the millisecond: collect(nowMs) returns every entry whose
- * time is <= nowMs, sorted by that time, the order in which the kernel's timers would have fired.
+ * The per-entry expiry timers of the connection table (every ip_vs_conn has a timer_list that
+ * mod_timer re-arms on every packet), with the firing rules of the kernel's timer wheel
+ * (kernel/time/timer.c, 6.1), in jiffies (HZ = 250 on the reference kernel):
+ * - A timer does not fire at its `expires` but at the end of the bucket it is queued in: the
+ *   wheel level is chosen by the distance to the base clock (level n has a granularity of 8^n
+ *   jiffies) and the expiry is rounded up (calc_wheel_index/calc_index). So a 60 s entry goes
+ *   up to 2.048 s late and a 900 s one up to 16.4 s late; /proc and `ipvsadm -c` still show the
+ *   requested `expires` (0 s left while it waits).
+ * - mod_timer of a pending timer to a different time that lands in the same bucket only updates
+ *   `expires` (the __mod_timer shortcut); otherwise the timer is queued again.
+ * - Timers of one tick run highest level first, and within a bucket the most recently queued
+ *   first (hlist_add_head; __run_timers, expire_timers).
+ * Storage: per entry four f64 [expires, bucket expiry, order, local bucket] and two i32 links,
+ * hashed by bucket expiry into 2048 local buckets of 256 jiffies; collect(nowJ) returns the due
+ * entries in the kernel's firing order. Indexed by the slots of ConnTable.
  */
 
-const GRANULARITY_MS = 1000;
+/** CONFIG_HZ of the reference kernel. */
+export const HZ = 250;
+
+/** jiffies at a clock value in ms (jiffies count from the clock's zero). */
+export function msToJiffies(ms: number): number {
+  return Math.floor((ms * HZ) / 1000);
+}
+
+/** jiffies_to_msecs. */
+export function jiffiesToMs(j: number): number {
+  return (j * 1000) / HZ;
+}
+
+const LVL_CLK_SHIFT = 3;
+const LVL_BITS = 6;
+const LVL_SIZE = 1 << LVL_BITS;
+/** LVL_DEPTH for HZ > 100. */
+const LVL_DEPTH = 9;
+/** LVL_START(n) = (LVL_SIZE - 1) << ((n - 1) * LVL_CLK_SHIFT). */
+function lvlStart(n: number): number {
+  return (LVL_SIZE - 1) * 2 ** ((n - 1) * LVL_CLK_SHIFT);
+}
+const WHEEL_TIMEOUT_CUTOFF = lvlStart(LVL_DEPTH);
+const WHEEL_TIMEOUT_MAX = WHEEL_TIMEOUT_CUTOFF - 2 ** ((LVL_DEPTH - 1) * LVL_CLK_SHIFT);
+
+/**
+ * calc_wheel_index: the level a timer expiring at `expires` is queued in when the base clock is
+ * `clk` (out[0]), and the jiffy its bucket expires at (out[1]).
+ */
+export function wheelBucket(expires: number, clk: number, out: Float64Array): void {
+  const delta = expires - clk;
+  if (delta < 0) {
+    out[0] = 0;
+    out[1] = clk;
+    return;
+  }
+  let lvl = 0;
+  while (lvl < LVL_DEPTH - 1 && delta >= lvlStart(lvl + 1)) lvl++;
+  let e = expires;
+  if (lvl === LVL_DEPTH - 1 && delta >= WHEEL_TIMEOUT_CUTOFF) e = clk + WHEEL_TIMEOUT_MAX;
+  const gran = 2 ** (lvl * LVL_CLK_SHIFT);
+  out[0] = lvl;
+  out[1] = (Math.floor(e / gran) + 1) * gran;
+}
+
+const SLOT_JIFFIES = 256;
 const WHEEL_BITS = 11;
 const WHEEL_SIZE = 1 << WHEEL_BITS;
 const WHEEL_MASK = WHEEL_SIZE - 1;
@@ -20,28 +69,35 @@ const WHEEL_MASK = WHEEL_SIZE - 1;
 const NOT_PENDING = -1;
 /** Taken out of its bucket by collect() but not yet fired: still pending for del_timer. */
 const DUE = -2;
+const W = 4;
+const F_EXPIRES = 0;
+const F_BUCKET = 1;
+/** level * 2^48 + queue sequence: larger runs first among timers of one bucket expiry. */
+const F_ORDER = 2;
+const F_SLOT = 3;
+const ORDER_LEVEL = 2 ** 48;
 
 export class TimerWheel {
-  /** [expires ms, tick] per entry; tick (relative to #baseTick) of the bucket the entry is linked in, or NOT_PENDING / DUE. */
-  #et: Float64Array;
+  #f: Float64Array;
   /** [next, prev] per entry. */
   #links: Int32Array;
   readonly #heads = new Int32Array(WHEEL_SIZE).fill(-1);
-  readonly #baseTick: number;
-  /** First tick not yet fully processed (relative). */
-  #curTick = 0;
+  /** First local bucket tick not yet fully processed. */
+  #curTick: number;
   #pending = 0;
+  #seq = 0;
+  readonly #b = new Float64Array(2);
 
-  constructor(capacity: number, startMs = 0) {
-    this.#et = new Float64Array(capacity * 2);
-    for (let i = 0; i < capacity; i++) this.#et[2 * i + 1] = NOT_PENDING;
+  constructor(capacity: number, startJiffies = 0) {
+    this.#f = new Float64Array(capacity * W);
+    for (let i = 0; i < capacity; i++) this.#f[i * W + F_SLOT] = NOT_PENDING;
     this.#links = new Int32Array(capacity * 2);
-    this.#baseTick = Math.floor(startMs / GRANULARITY_MS);
+    this.#curTick = Math.floor(startJiffies / SLOT_JIFFIES);
   }
 
   /** Bytes held by the per-entry columns (for the memory budget). */
   get bytes(): number {
-    return this.#et.byteLength + this.#links.byteLength + this.#heads.byteLength;
+    return this.#f.byteLength + this.#links.byteLength + this.#heads.byteLength;
   }
 
   /** Entries armed (including due ones not yet fired). */
@@ -50,35 +106,39 @@ export class TimerWheel {
   }
 
   grow(capacity: number): void {
-    const old = this.#et.length / 2;
+    const old = this.#f.length / W;
     if (capacity <= old) return;
-    const et = new Float64Array(capacity * 2);
-    et.set(this.#et);
-    for (let i = old; i < capacity; i++) et[2 * i + 1] = NOT_PENDING;
-    this.#et = et;
+    const f = new Float64Array(capacity * W);
+    f.set(this.#f);
+    for (let i = old; i < capacity; i++) f[i * W + F_SLOT] = NOT_PENDING;
+    this.#f = f;
     const l = new Int32Array(capacity * 2);
     l.set(this.#links);
     this.#links = l;
   }
 
+  /** timer_pending. */
   isPending(i: number): boolean {
-    return this.#et[2 * i + 1] !== NOT_PENDING;
+    return this.#f[i * W + F_SLOT] !== NOT_PENDING;
   }
 
-  expiresMs(i: number): number {
-    return this.#et[2 * i];
+  /** timer->expires (jiffies). */
+  expires(i: number): number {
+    return this.#f[i * W + F_EXPIRES];
   }
 
-  #tickOf(ms: number): number {
-    const t = Math.floor(ms / GRANULARITY_MS) - this.#baseTick;
-    return t < this.#curTick ? this.#curTick : t;
+  /** The jiffy the timer actually fires at (its bucket's expiry). */
+  fireAt(i: number): number {
+    return this.#f[i * W + F_BUCKET];
   }
 
-  #link(i: number, tick: number): void {
+  #link(i: number): void {
+    const f = this.#f;
+    const tick = Math.max(Math.floor(f[i * W + F_BUCKET] / SLOT_JIFFIES), this.#curTick);
     const s = tick & WHEEL_MASK;
     const h = this.#heads[s];
     const l = this.#links;
-    this.#et[2 * i + 1] = tick;
+    f[i * W + F_SLOT] = tick;
     l[2 * i + 1] = -1;
     l[2 * i] = h;
     if (h >= 0) l[2 * h + 1] = i;
@@ -90,112 +150,123 @@ export class TimerWheel {
     const n = l[2 * i];
     const p = l[2 * i + 1];
     if (p >= 0) l[2 * p] = n;
-    else this.#heads[this.#et[2 * i + 1] & WHEEL_MASK] = n;
+    else this.#heads[this.#f[i * W + F_SLOT] & WHEEL_MASK] = n;
     if (n >= 0) l[2 * n + 1] = p;
   }
 
-  /** mod_timer(i, expiresMs). */
-  arm(i: number, expiresMs: number): void {
-    const et = this.#et;
-    const cur = et[2 * i + 1];
-    et[2 * i] = expiresMs;
-    if (cur >= 0) {
-      const t = this.#tickOf(expiresMs);
-      if (t >= cur) return;
-      this.#unlink(i);
-      this.#link(i, t);
-      return;
+  /** Queue `i` for `expires` with the base clock at `clk` (internal_add_timer). */
+  #enqueue(i: number, expires: number, level: number, bucket: number): void {
+    const f = this.#f;
+    f[i * W + F_EXPIRES] = expires;
+    f[i * W + F_BUCKET] = bucket;
+    f[i * W + F_ORDER] = level * ORDER_LEVEL + ++this.#seq;
+    this.#link(i);
+  }
+
+  /** mod_timer(i, expires) with the timer base clock at `clk` (jiffies). */
+  arm(i: number, expires: number, clk: number): void {
+    const f = this.#f;
+    const o = i * W;
+    const st = f[o + F_SLOT];
+    const b = this.#b;
+    if (st !== NOT_PENDING) {
+      if (f[o + F_EXPIRES] === expires) return;
+      wheelBucket(expires, clk, b);
+      if (st >= 0) {
+        if (b[1] === f[o + F_BUCKET] && b[0] === Math.floor(f[o + F_ORDER] / ORDER_LEVEL)) {
+          f[o + F_EXPIRES] = expires; // same bucket: the __mod_timer shortcut
+          return;
+        }
+        this.#unlink(i);
+      }
+    } else {
+      this.#pending++;
+      wheelBucket(expires, clk, b);
     }
-    if (cur === NOT_PENDING) this.#pending++;
-    this.#link(i, this.#tickOf(expiresMs));
+    this.#enqueue(i, expires, b[0], b[1]);
   }
 
   /** del_timer(i): true when the timer was pending. */
   disarm(i: number): boolean {
-    const cur = this.#et[2 * i + 1];
-    if (cur === NOT_PENDING) return false;
-    if (cur >= 0) this.#unlink(i);
-    this.#et[2 * i + 1] = NOT_PENDING;
+    const o = i * W;
+    const st = this.#f[o + F_SLOT];
+    if (st === NOT_PENDING) return false;
+    if (st >= 0) this.#unlink(i);
+    this.#f[o + F_SLOT] = NOT_PENDING;
     this.#pending--;
     return true;
   }
 
   /**
-   * Takes every entry due at nowMs out of the wheel into `out` (sorted by expiry time) and
-   * returns how many. They stay pending until fire() or disarm(): firing one may delete
-   * another, as one kernel timer handler may del_timer another timer that is also due.
-   * `out` must hold `pending` entries.
+   * Takes every timer whose bucket expired by jiffy `now` out of the wheel into `out`, in the
+   * kernel's firing order, and returns how many. They stay pending until fire() or disarm():
+   * one handler may delete another timer of the same run. `out` must hold `pending` entries.
    */
-  collect(nowMs: number, out: Int32Array): number {
-    const nowTick = Math.floor(nowMs / GRANULARITY_MS) - this.#baseTick;
+  collect(now: number, out: Int32Array): number {
+    const nowTick = Math.floor(now / SLOT_JIFFIES);
     let n = 0;
-    if (nowTick < this.#curTick) {
-      // The clock went back: only what sits in the current bucket can be due.
-      n = this.#collectSlot(this.#curTick, nowTick, nowMs, out, 0, true);
-    } else {
-      const first = Math.max(this.#curTick, nowTick - WHEEL_SIZE + 1);
-      for (let t = first; t <= nowTick; t++) n = this.#collectSlot(t, nowTick, nowMs, out, n, false);
-      this.#curTick = nowTick;
+    const f = this.#f;
+    const first = Math.max(this.#curTick, nowTick - WHEEL_SIZE + 1);
+    for (let t = first; t <= nowTick; t++) {
+      for (let i = this.#heads[t & WHEEL_MASK]; i >= 0;) {
+        const next = this.#links[2 * i];
+        if (f[i * W + F_BUCKET] <= now) {
+          this.#unlink(i);
+          f[i * W + F_SLOT] = DUE;
+          out[n++] = i;
+        }
+        i = next;
+      }
     }
-    if (n > 1) {
-      const et = this.#et;
-      out.subarray(0, n).sort((a, b) => et[2 * a] - et[2 * b] || a - b);
-    }
+    if (nowTick > this.#curTick) this.#curTick = nowTick;
+    if (n > 1) out.subarray(0, n).sort((a, b) => this.compare(a, b));
     return n;
   }
 
-  #collectSlot(t: number, nowTick: number, nowMs: number, out: Int32Array, n: number, onlyDue: boolean): number {
-    const s = t & WHEEL_MASK;
-    const et = this.#et;
-    for (let i = this.#heads[s]; i >= 0;) {
-      const next = this.#links[2 * i];
-      const exp = et[2 * i];
-      if (exp <= nowMs) {
-        this.#unlink(i);
-        et[2 * i + 1] = DUE;
-        out[n++] = i;
-      } else if (!onlyDue && et[2 * i + 1] <= t) {
-        // Its bucket has come round but the time was pushed later: move it where it belongs.
-        const target = Math.floor(exp / GRANULARITY_MS) - this.#baseTick;
-        if (target !== t) {
-          this.#unlink(i);
-          this.#link(i, target < nowTick ? nowTick : target);
-        }
-      }
-      i = next;
-    }
-    return n;
+  /** Negative when `a` fires before `b`: bucket expiry, then higher level, then queued later. */
+  compare(a: number, b: number): number {
+    const f = this.#f;
+    return f[a * W + F_BUCKET] - f[b * W + F_BUCKET] || f[b * W + F_ORDER] - f[a * W + F_ORDER];
   }
 
   /**
-   * Arm `i` for a time that is already due in the current collect round (a timer handler that
-   * re-arms a timer into the past): it becomes due without entering a bucket, and the caller
-   * fires it in this round.
+   * mod_timer from a timer handler whose new bucket has already expired (tick ran late): the
+   * timer becomes due in the current round instead of entering the wheel.
    */
-  armDue(i: number, expiresMs: number): void {
-    const et = this.#et;
-    const cur = et[2 * i + 1];
-    if (cur === NOT_PENDING) this.#pending++;
-    else if (cur >= 0) this.#unlink(i);
-    et[2 * i] = expiresMs;
-    et[2 * i + 1] = DUE;
+  armDue(i: number, expires: number, clk: number): void {
+    const o = i * W;
+    const st = this.#f[o + F_SLOT];
+    if (st === NOT_PENDING) this.#pending++;
+    else if (st >= 0) this.#unlink(i);
+    const b = this.#b;
+    wheelBucket(expires, clk, b);
+    this.#f[o + F_EXPIRES] = expires;
+    this.#f[o + F_BUCKET] = b[1];
+    this.#f[o + F_ORDER] = b[0] * ORDER_LEVEL + ++this.#seq;
+    this.#f[o + F_SLOT] = DUE;
+  }
+
+  /** The bucket expiry `expires` would get with the base clock at `clk`. */
+  bucketOf(expires: number, clk: number): number {
+    wheelBucket(expires, clk, this.#b);
+    return this.#b[1];
   }
 
   /** True when `i` is still due (was collected and neither fired, disarmed nor re-armed since). */
   isDue(i: number): boolean {
-    return this.#et[2 * i + 1] === DUE;
+    return this.#f[i * W + F_SLOT] === DUE;
   }
 
   /** The timer of a collected entry fires: it is no longer pending. */
   fire(i: number): void {
-    if (this.#et[2 * i + 1] === DUE) {
-      this.#et[2 * i + 1] = NOT_PENDING;
+    if (this.#f[i * W + F_SLOT] === DUE) {
+      this.#f[i * W + F_SLOT] = NOT_PENDING;
       this.#pending--;
     }
   }
 
   /** Forget an entry's timer state when its slot is freed. */
   reset(i: number): void {
-    if (this.#et[2 * i + 1] !== NOT_PENDING) this.disarm(i);
+    if (this.#f[i * W + F_SLOT] !== NOT_PENDING) this.disarm(i);
   }
 }

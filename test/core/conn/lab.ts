@@ -176,8 +176,12 @@ export class Lab {
     this.ipvs.tick(this.now);
   }
 
-  /** `ipvsadm -L -n -c` lines (sorted), listed `atMs` after the current time (default 1 ms). */
-  conns(atMs = 1): string[] {
+  /**
+   * `ipvsadm -L -n -c` lines (sorted), listed `atMs` after the current time (default 10 ms: on
+   * the kernel a listing comes a few jiffies after the packet, which is why a fresh 60 s entry
+   * shows 00:59).
+   */
+  conns(atMs = 10): string[] {
     return this.ipvs.listConns(this.now + atMs).map((c) => {
       const pro = c.template && c.protocol === 0 ? 'IP' : c.protocol === 6 ? 'TCP' : c.protocol === 17 ? 'UDP' : c.protocol === 132 ? 'SCTP' : 'IP';
       const ap = (a: string, p: number, af: Af) => (af === AF_INET6 ? `[${a}]:${p}` : `${a}:${p}`);
