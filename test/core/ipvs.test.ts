@@ -10,6 +10,7 @@ import {
   VERDICT_NOT_OURS, VERDICT_TABLE_FULL,
 } from '../../src/core/ipvs.js';
 import { statsView } from '../../src/core/stats/counters.js';
+import { IpAddr } from '../../src/core/addr.js';
 import { SCTP_CID_ABORT, SCTP_CID_COOKIE_ACK, SCTP_CID_COOKIE_ECHO, SCTP_CID_DATA, SCTP_CID_INIT } from '../../src/core/conn/sctp-state.js';
 import { Lab } from './conn/lab.js';
 
@@ -352,6 +353,23 @@ test('one-packet scheduling: every datagram scheduled and counted, no entry kept
   assert.equal(v.conns, 4);
   assert.equal(v.inpkts, 4);
   assert.deepEqual(lab.expired, []);
+});
+
+test('a one-packet IPv6 entry stays readable after inPacket, addresses included', () => {
+  const lab = new Lab();
+  const s = lab.svc('udp', '[2001:db8:2::1]:53', { ops: true });
+  lab.dest(s, '[2001:db8:5::11]:5353', { method: 'm' });
+  lab.dest(s, '[2001:db8:5::12]:5353', { method: 'm' });
+  for (const want of ['2001:db8:5::12', '2001:db8:5::11', '2001:db8:5::12']) {
+    assert.equal(lab.udp('2001:db8:c::100', 40000, '2001:db8:2::1', 53), VERDICT_FORWARD);
+    const c = lab.ipvs.curConn;
+    assert.ok(!lab.ipvs.connAlive(c));
+    const words = [0, 1, 2, 3].map((i) => lab.ipvs.connAddrWord(c, 2, i));
+    assert.equal(new IpAddr(10, words[0], words[1], words[2], words[3]).toString(), want);
+    assert.equal(lab.ipvs.connCaddr(c).toString(), '2001:db8:c::100');
+    assert.equal(lab.ipvs.connDport(c), 5353);
+  }
+  assert.equal(lab.ipvs.connCount, 0);
 });
 
 test('one-packet scheduling applies to UDP only: TCP entries of a fwmark -o service are kept', () => {

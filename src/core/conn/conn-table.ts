@@ -85,6 +85,8 @@ export class ConnTable {
   #size = 0;
 
   #v6words: Uint32Array;
+  /** Free-list links of the IPv6 records. */
+  #v6next = new Int32Array(0);
   #v6free = -1;
   #v6hi = 0;
 
@@ -115,7 +117,7 @@ export class ConnTable {
 
   /** Bytes held by every typed array of the table (the memory budget counts these). */
   get bytes(): number {
-    return this.#rec.byteLength + this.#buckets.byteLength + this.#v6words.byteLength;
+    return this.#rec.byteLength + this.#buckets.byteLength + this.#v6words.byteLength + this.#v6next.byteLength;
   }
 
   inUse(c: number): boolean {
@@ -156,11 +158,12 @@ export class ConnTable {
     const o = c * REC_WORDS;
     const r = this.#rec;
     r[o + R_META] &= ~(AFS_IN_USE << 8);
+    // The IPv6 record goes back to its free list but stays readable (and referenced by the
+    // freed record) until it is allocated again, like the rest of the entry.
     const v = r[o + R_V6] | 0;
     if (v >= 0) {
-      this.#v6words[v * 9] = this.#v6free;
+      this.#v6next[v] = this.#v6free;
       this.#v6free = v;
-      r[o + R_V6] = -1;
     }
     r[o + R_HNEXT] = this.#freeHead;
     this.#freeHead = c;
@@ -274,13 +277,17 @@ export class ConnTable {
   #v6alloc(): number {
     if (this.#v6free >= 0) {
       const r = this.#v6free;
-      this.#v6free = this.#v6words[r * 9] | 0; // the link is stored as u32: -1 reads back as 2^32-1
+      this.#v6free = this.#v6next[r];
       return r;
     }
     if ((this.#v6hi + 1) * 9 > this.#v6words.length) {
-      const w = new Uint32Array(Math.max(9 * 64, this.#v6words.length * 2));
+      const n = Math.max(64, this.#v6next.length * 2);
+      const w = new Uint32Array(n * 9);
       w.set(this.#v6words);
       this.#v6words = w;
+      const l = new Int32Array(n);
+      l.set(this.#v6next);
+      this.#v6next = l;
     }
     return this.#v6hi++;
   }
