@@ -13,6 +13,11 @@
  * - Entries, templates, control and expiry are ip_vs_conn.c (ip_vs_conn_new, ip_vs_bind_dest,
  *   ip_vs_conn_expire with "keep a controlling entry 60 s more", ip_vs_check_template,
  *   ip_vs_conn_del, ip_vs_expire_nodest_conn_flush, ip_vs_random_dropentry).
+ * - Timers run in jiffies (HZ 250) with the kernel timer wheel's rounding (conn/timer-wheel.ts):
+ *   an entry is freed at the end of its wheel bucket, up to 2 s after a 60 s timeout and 16 s
+ *   after a 900 s one, while listings count down to the requested expiry, as on the kernel.
+ * Flow.tcpFlags carries the TCP flags, or for SCTP the chunk type set_sctp_state acts on
+ * (conn/sctp-state.ts sctpEffectiveChunk).
  * Not modelled: conntrack (sysctl conntrack, IP_VS_CONN_F_NFCT), application helpers (FTP),
  * persistence engines (--pe sip), the sync daemon, ICMP errors, fragments, and the
  * "do not schedule replies from a local real server" check of ip_vs_schedule.
