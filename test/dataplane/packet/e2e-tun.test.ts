@@ -57,7 +57,7 @@ test('TUN (root, ipip): an upload too big for the tunnel gets "fragmentation nee
   try {
     const dp = await lab.start();
     await dp.apply(addService(lab.ipvs, 'tcp', VIP, 80, 'rr', [{ addr: RS[0], method: 'tunnel' }]));
-    await lab.waitNeighbours();
+    await lab.waitNeighbours([RS[0]]);
     const body = 'x'.repeat(20000);
     const answer = await lab.curl('--data-binary', body);
     assert.equal(answer, `${lab.pages[0]} got 20000`);
