@@ -288,9 +288,11 @@ export class Ipvs {
   readonly #scMark = new Uint32Array(SVC_CACHE_SIZE);
   readonly #scGen = new Uint32Array(SVC_CACHE_SIZE);
   readonly #scSvc: (VirtualService | null)[] = new Array<VirtualService | null>(SVC_CACHE_SIZE).fill(null);
-  /** Timers due in the current tick, as a min-heap on expiry time. */
+  /** Timers due in the current tick, in firing order. */
   #due = new Int32Array(1024);
-  #dueN = 0;
+  /** Timers re-armed into the current tick by a handler: a min-heap in firing order. */
+  #late = new Int32Array(64);
+  #lateN = 0;
   /** While tick fires timers: the time up to which a re-armed timer is due in the same round. */
   #firingUntil = -Infinity;
   #scratch = new Int32Array(64);
@@ -902,20 +904,26 @@ export class Ipvs {
   }
 
   /**
-   * Fire every timer whose bucket expired by nowMs, in the kernel's order. The due entries form
-   * a min-heap on that order (collect returns them sorted, which is a heap); a handler that
-   * re-arms a timer into a bucket that already expired (a template kept 60 s more, when tick
-   * runs late) pushes it back, so one late tick gives what the kernel's timers did one by one.
+   * Fire every timer whose bucket expired by nowMs, in the kernel's order: the collected timers
+   * come sorted; a handler that re-arms a timer into a bucket that already expired (a template
+   * kept 60 s more, when tick runs late) puts it in a small heap merged with them, so one late
+   * tick gives what the kernel's timers did one by one.
    */
   #expireDue(nowMs: number): void {
     const w = this.#wheel;
     const now = msToJiffies(nowMs);
     if (this.#due.length < w.pending + 1) this.#due = new Int32Array(Math.max(w.pending + 1, this.#due.length * 2));
-    this.#dueN = w.collect(now, this.#due);
+    const due = this.#due;
+    const n = w.collect(now, due);
+    let i = 0;
+    this.#lateN = 0;
     this.#firingUntil = now;
     try {
-      while (this.#dueN > 0) {
-        const cp = this.#heapPop();
+      for (;;) {
+        let cp: number;
+        if (this.#lateN > 0 && (i >= n || w.compare(this.#late[0], due[i]) < 0)) cp = this.#heapPop();
+        else if (i < n) cp = due[i++];
+        else break;
         if (!w.isDue(cp)) continue;
         const at = w.fireAt(cp);
         w.fire(cp);
@@ -935,10 +943,10 @@ export class Ipvs {
       return;
     }
     w.armDue(cp, expires, clk);
-    if (this.#dueN === this.#due.length) {
-      const d = new Int32Array(this.#due.length * 2);
-      d.set(this.#due);
-      this.#due = d;
+    if (this.#lateN === this.#late.length) {
+      const d = new Int32Array(this.#late.length * 2);
+      d.set(this.#late);
+      this.#late = d;
     }
     this.#heapPush(cp);
   }
@@ -948,8 +956,8 @@ export class Ipvs {
   }
 
   #heapPush(cp: number): void {
-    const h = this.#due;
-    let i = this.#dueN++;
+    const h = this.#late;
+    let i = this.#lateN++;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!this.#heapLess(cp, h[p])) break;
@@ -960,10 +968,10 @@ export class Ipvs {
   }
 
   #heapPop(): number {
-    const h = this.#due;
+    const h = this.#late;
     const top = h[0];
-    const last = h[--this.#dueN];
-    const n = this.#dueN;
+    const last = h[--this.#lateN];
+    const n = this.#lateN;
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;

@@ -219,7 +219,10 @@ export class TimerWheel {
       }
     }
     if (nowTick > this.#curTick) this.#curTick = nowTick;
-    if (n > 1) out.subarray(0, n).sort((a, b) => this.compare(a, b));
+    // A bucket's list is already in firing order (latest queued first); sort only when needed.
+    let sorted = true;
+    for (let k = 1; k < n && sorted; k++) sorted = this.compare(out[k - 1], out[k]) <= 0;
+    if (!sorted) out.subarray(0, n).sort((a, b) => this.compare(a, b));
     return n;
   }
 
