@@ -2,6 +2,7 @@
 // descriptors from outside: one TCP service VIP:PORT masquerading to the given real servers,
 // the core's timers ticking every second as the daemon does. Prints "ready".
 //   node proxy-child.js VIP:PORT RS:PORT [RS:PORT...]
+import { readdirSync } from 'node:fs';
 import { parseAddr } from '../../../src/core/addr.js';
 import { IP_VS_CONN_F_MASQ } from '../../../src/core/dest.js';
 import { Ipvs } from '../../../src/core/ipvs.js';
@@ -33,6 +34,8 @@ const j = ipvs.table.transaction(() => {
 });
 await dp.apply(j.diff);
 setInterval(() => ipvs.tick(performance.now()), 1000);
-process.stdin.on('data', () => process.stdout.write(`${JSON.stringify({ ...dp.details(), entries: ipvs.connCount })}\n`));
+// One line in, one JSON line out: the dataplane's gauges and this process's open descriptors,
+// taken at the same instant.
+process.stdin.on('data', () => process.stdout.write(`${JSON.stringify({ ...dp.details(), entries: ipvs.connCount, fds: readdirSync('/proc/self/fd').length })}\n`));
 process.stdin.on('end', () => process.exit(0));
 console.log('ready');

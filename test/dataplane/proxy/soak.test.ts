@@ -43,6 +43,14 @@ function request(port: number): Promise<void> {
   });
 }
 
+/** Ask the proxy child for its details (one JSON line per line written to its stdin). */
+function details(proc: ChildProcess): Promise<{ activeFlows: number; buffersInUse: number; entries: number; fds: number }> {
+  return new Promise((resolve) => {
+    proc.stdout?.once('data', (d) => resolve(JSON.parse(String(d).trim().split('\n')[0])));
+    proc.stdin?.write('\n');
+  });
+}
+
 async function start(cmd: string, args: string[]): Promise<{ proc: ChildProcess; first: string }> {
   const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const first = await new Promise<string>((resolve, reject) => {
@@ -63,7 +71,7 @@ test(`soak: ${SECONDS} s at 80% of the measured maximum rate, zero failures, fla
   const pid = proxy.proc.pid as number;
   try {
     assert.equal(proxy.first, 'ready');
-    const idleFds = fds(pid);
+    const idleFds = (await details(proxy.proc)).fds;
     // 1. The maximum: 32 closed loops for 3 s.
     let done = 0;
     let failed = 0;
@@ -77,7 +85,7 @@ test(`soak: ${SECONDS} s at 80% of the measured maximum rate, zero failures, fla
     const rate = Math.max(50, Math.floor((done / 3) * 0.8));
     while (fds(pid) > idleFds + 2) await sleep(50);
     // 2. Open loop at 80 %: a batch every 10 ms.
-    const samples: { t: number; rss: number; fds: number; inflight: number }[] = [];
+    const samples: { t: number; rss: number; fds: number; sessions: number }[] = [];
     let ok = 0;
     const inflight = new Set<Promise<void>>();
     const t0 = performance.now();
@@ -91,7 +99,8 @@ test(`soak: ${SECONDS} s at 80% of the measured maximum rate, zero failures, fla
         inflight.add(p);
       }
       if (elapsed >= nextSample) {
-        samples.push({ t: elapsed / 1000, rss: rssKb(pid), fds: fds(pid), inflight: inflight.size });
+        const d = await details(proxy.proc);
+        samples.push({ t: elapsed / 1000, rss: rssKb(pid), fds: d.fds, sessions: d.activeFlows });
         nextSample += 1000;
       }
       await sleep(10);
@@ -107,13 +116,15 @@ test(`soak: ${SECONDS} s at 80% of the measured maximum rate, zero failures, fla
     const lastRss = Math.max(...base.slice(-5).map((s) => s.rss));
     const growth = SECONDS >= 260 ? 1.1 : 1.3;
     assert.ok(lastRss <= first.rss * growth, `RSS grew from ${first.rss} kB at ${first.t.toFixed(0)} s to ${lastRss} kB (rate ${rate}/s)`);
-    // Two sockets per connection in flight (plus sessions still exchanging FINs after their client
-    // finished), nothing more; and back to the idle count afterwards.
-    for (const s of samples) assert.ok(s.fds <= idleFds + 2 * s.inflight + 128, `${s.fds} fds with ${s.inflight} requests in flight at ${s.t.toFixed(0)} s`);
+    // Two sockets per live session, nothing more; and back to the idle count afterwards.
+    for (const s of samples) assert.ok(s.fds <= idleFds + 2 * s.sessions + 2, `${s.fds} fds with ${s.sessions} live sessions at ${s.t.toFixed(0)} s`);
     const deadline = performance.now() + 10_000;
     while (fds(pid) > idleFds + 2 && performance.now() < deadline) await sleep(100);
     const maxFds = Math.max(...samples.map((s) => s.fds));
     assert.ok(fds(pid) <= idleFds + 2, `${fds(pid)} fds after the load, ${idleFds} before`);
+    const end = await details(proxy.proc);
+    assert.equal(end.activeFlows, 0);
+    assert.equal(end.buffersInUse, 0, 'every read buffer back in the pool');
     process.stdout.write(`# soak: ${rate} req/s for ${SECONDS} s, ${ok} ok, RSS ${first.rss} → ${lastRss} kB, fds max ${maxFds}\n`);
   } finally {
     proxy.proc.stdin?.end();
