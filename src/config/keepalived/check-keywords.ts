@@ -14,7 +14,7 @@ import {
 } from './model.js';
 import type { KeywordSpec, Line, ParseContext } from './parser.js';
 import {
-  checkTrueFalse, inetPton4, portOrNull, readHexStr, readInt, readTimer, readUnsigned, stoSockaddr, type SockAddr, UINT_MAX,
+  checkTrueFalse, inetPton4, ntop6 as ntop6Bytes, portOrNull, readHexStr, readInt, readTimer, readUnsigned, stoSockaddr, type SockAddr, UINT_MAX,
 } from './values.js';
 import { splitQuotedEscaped } from './lexer.js';
 
@@ -1135,7 +1135,6 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return 0;
 }
 
-import { ntop6 as ntop6Bytes } from './values.js';
 
 // ---------------------------------------------------------------- roots
 

@@ -8,12 +8,11 @@
  * `TCP_CHECK`, `{`, `connect_timeout 3`, `}`, exactly like the same text on four lines.
  * Every character keeps the column it had in the file, so errors can say file:line:col.
  */
-import { readFileSync, statSync, lstatSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { hostname } from 'node:os';
 import {
-  CONFIG_FATAL, CONFIG_FILE_NOT_FOUND, CONFIG_GENERAL_ERROR, CONFIG_OK, CONFIG_UNEXPECTED_EOB, CONFIG_UNMATCHED_QUOTE,
-  type DiagnosticSink, type Pos,
+  CONFIG_FATAL, CONFIG_FILE_NOT_FOUND, CONFIG_GENERAL_ERROR, CONFIG_OK, CONFIG_UNEXPECTED_EOB, type DiagnosticSink, type Pos,
 } from './diagnostics.js';
 import { globInclude } from './glob.js';
 
@@ -30,7 +29,6 @@ export interface Piece {
   /** The decommented text of this piece (what keepalived keeps in buf / buf_extern). */
   readonly text: string;
   readonly cols: readonly number[];
-  /** Which keepalived process would see a message about this piece first; set by the parser. */
 }
 
 /** include types of lib/parser.c check_include (INCLUDE_R/M/W/B bits). */
@@ -73,8 +71,6 @@ export class Lexer {
   fileError = false;
   /** Every file read, absolute paths, in order. */
   readonly filesRead: string[] = [];
-  /** More than one file in play: keepalived then prints file names in messages. */
-  #multi = false;
   readonly #cwd: string;
 
   constructor(sink: DiagnosticSink, opts: LexerOptions = {}) {
@@ -97,7 +93,6 @@ export class Lexer {
       this.#sink.report(CONFIG_OK, { file: '', line: 0, col: 0 }, `Config files missing '${path}'.`);
       return false;
     }
-    if (g.matches.length > 1) this.#multi = true;
     for (let i = g.matches.length - 1; i >= 0; i--) {
       const m = g.matches[i];
       this.#pushFile(m === abs ? path : m, m);
@@ -112,15 +107,6 @@ export class Lexer {
 
   get blockDepth(): number {
     return this.#blockDepth;
-  }
-
-  /** The position keepalived would print for a message about the current piece. */
-  pos(line: number, file: string, col = 0): Pos {
-    return { file, line, col };
-  }
-
-  #display(name: string): string {
-    return name;
   }
 
   #pushFile(name: string, abs: string): boolean {
@@ -144,7 +130,7 @@ export class Lexer {
 
   #here(col = 0): Pos {
     const f = this.#files[this.#files.length - 1];
-    return f ? { file: this.#display(f.name), line: f.lineNo, col } : { file: '', line: 0, col };
+    return f ? { file: f.name, line: f.lineNo, col } : { file: '', line: 0, col };
   }
 
   /** The next piece, or null at the end of all input. */
@@ -188,7 +174,7 @@ export class Lexer {
       const src = f.lines[f.index++];
       f.lineNo++;
       if (src === '') continue;
-      const file = this.#display(f.name);
+      const file = f.name;
       const line = f.lineNo;
       let cols: number[] = [];
       for (let i = 0; i < src.length; i++) cols.push(i + 1);
@@ -331,7 +317,6 @@ export class Lexer {
       fileErr(INCLUDE_B, `Some config files missing: "${pattern}".`);
       if (type & INCLUDE_B) return true;
     }
-    this.#multi = true;
     // Push in reverse so the first match is read first.
     const opened: Array<[string, string]> = [];
     for (const m of g.matches) {
@@ -545,15 +530,3 @@ export function splitQuotedEscaped(src: string): { words: string[]; error: strin
   }
   return { words, error: null };
 }
-
-/** Exported for the loader: lstat that never throws. */
-export function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export { CONFIG_UNMATCHED_QUOTE };

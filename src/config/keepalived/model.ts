@@ -317,8 +317,7 @@ export function formatVs(vs: VsDraft): string {
 }
 
 /** lib/utils.c inet_sockaddrtotrio: "[addr]:proto:port". */
-export function trio(a: SockAddr | null, proto: number, port?: number): string {
+export function trio(a: SockAddr | null, proto: number): string {
   const p = proto === 6 ? 'tcp' : proto === 17 ? 'udp' : proto === 132 ? 'sctp' : proto === 0 ? 'none' : '?';
-  const addr = a ? a.addr : a === null ? '' : '';
-  return `[${addr || (a === null ? '0.0.0.0' : '')}]:${p}:${port ?? (a ? a.port : 0)}`;
+  return `[${a ? a.addr : ''}]:${p}:${a ? a.port : 0}`;
 }

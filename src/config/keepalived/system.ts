@@ -4,8 +4,7 @@
  * (lib/notify.c check_script_secure: PATH search, realpath, stat, permissions) and the network
  * interfaces (vrrp `interface`). Behind an interface so tests can give a fixed host.
  */
-import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 
 export interface HostFacts {
   user(name: string): { uid: number; gid: number } | null;
@@ -134,4 +133,3 @@ function pathSecurity(host: HostFacts, filename: string, on: boolean): number {
   return 0;
 }
 
-export { accessSync, constants };
