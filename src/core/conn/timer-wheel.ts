@@ -12,8 +12,9 @@
  * - Timers of one tick run highest level first, and within a bucket the most recently queued
  *   first (hlist_add_head; __run_timers, expire_timers).
  * Storage: per entry four f64 [expires, bucket expiry, order, local bucket] and two i32 links,
- * hashed by bucket expiry into 2048 local buckets of 256 jiffies; collect(nowJ) returns the due
- * entries in the kernel's firing order. Indexed by the slots of ConnTable.
+ * hashed by bucket expiry into 2048 local buckets of 256 jiffies (lazily moved when re-armed
+ * later, see arm); collect(nowJ) returns the due entries in the kernel's firing order. Indexed
+ * by the slots of ConnTable.
  */
 
 /** CONFIG_HZ of the reference kernel. */
@@ -34,12 +35,16 @@ const LVL_BITS = 6;
 const LVL_SIZE = 1 << LVL_BITS;
 /** LVL_DEPTH for HZ > 100. */
 const LVL_DEPTH = 9;
-/** LVL_START(n) = (LVL_SIZE - 1) << ((n - 1) * LVL_CLK_SHIFT). */
+/** LVL_START(n) = (LVL_SIZE - 1) << ((n - 1) * LVL_CLK_SHIFT), for n = 1..LVL_DEPTH. */
 function lvlStart(n: number): number {
   return (LVL_SIZE - 1) * 2 ** ((n - 1) * LVL_CLK_SHIFT);
 }
+/** LVL_STARTS[l] = LVL_START(l + 1): a delta below it fits level l. */
+const LVL_STARTS = Float64Array.from({ length: LVL_DEPTH - 1 }, (_, l) => lvlStart(l + 1));
+/** LVL_GRAN(l). */
+const LVL_GRANS = Float64Array.from({ length: LVL_DEPTH }, (_, l) => 2 ** (l * LVL_CLK_SHIFT));
 const WHEEL_TIMEOUT_CUTOFF = lvlStart(LVL_DEPTH);
-const WHEEL_TIMEOUT_MAX = WHEEL_TIMEOUT_CUTOFF - 2 ** ((LVL_DEPTH - 1) * LVL_CLK_SHIFT);
+const WHEEL_TIMEOUT_MAX = WHEEL_TIMEOUT_CUTOFF - LVL_GRANS[LVL_DEPTH - 1];
 
 /**
  * calc_wheel_index: the level a timer expiring at `expires` is queued in when the base clock is
@@ -53,10 +58,10 @@ export function wheelBucket(expires: number, clk: number, out: Float64Array): vo
     return;
   }
   let lvl = 0;
-  while (lvl < LVL_DEPTH - 1 && delta >= lvlStart(lvl + 1)) lvl++;
+  while (lvl < LVL_DEPTH - 1 && delta >= LVL_STARTS[lvl]) lvl++;
   let e = expires;
   if (lvl === LVL_DEPTH - 1 && delta >= WHEEL_TIMEOUT_CUTOFF) e = clk + WHEEL_TIMEOUT_MAX;
-  const gran = 2 ** (lvl * LVL_CLK_SHIFT);
+  const gran = LVL_GRANS[lvl];
   out[0] = lvl;
   out[1] = (Math.floor(e / gran) + 1) * gran;
 }
@@ -132,9 +137,13 @@ export class TimerWheel {
     return this.#f[i * W + F_BUCKET];
   }
 
-  #link(i: number): void {
+  /** The local bucket (tick) an entry belongs in. */
+  #tickOf(i: number): number {
+    return Math.max(Math.floor(this.#f[i * W + F_BUCKET] / SLOT_JIFFIES), this.#curTick);
+  }
+
+  #link(i: number, tick: number): void {
     const f = this.#f;
-    const tick = Math.max(Math.floor(f[i * W + F_BUCKET] / SLOT_JIFFIES), this.#curTick);
     const s = tick & WHEEL_MASK;
     const h = this.#heads[s];
     const l = this.#links;
@@ -154,16 +163,20 @@ export class TimerWheel {
     if (n >= 0) l[2 * n + 1] = p;
   }
 
-  /** Queue `i` for `expires` with the base clock at `clk` (internal_add_timer). */
-  #enqueue(i: number, expires: number, level: number, bucket: number): void {
+  /** Set `i`'s kernel timer state: queued now for `expires` in (level, bucket) (enqueue_timer). */
+  #queue(i: number, expires: number, level: number, bucket: number): void {
     const f = this.#f;
     f[i * W + F_EXPIRES] = expires;
     f[i * W + F_BUCKET] = bucket;
     f[i * W + F_ORDER] = level * ORDER_LEVEL + ++this.#seq;
-    this.#link(i);
   }
 
-  /** mod_timer(i, expires) with the timer base clock at `clk` (jiffies). */
+  /**
+   * mod_timer(i, expires) with the timer base clock at `clk` (jiffies).
+   * Why a later bucket does not move the entry at once: most re-arms push a timer further (every
+   * packet of a flow), so the entry stays in its local bucket with its new kernel state and is
+   * moved when that bucket comes round; an earlier bucket moves it now.
+   */
   arm(i: number, expires: number, clk: number): void {
     const f = this.#f;
     const o = i * W;
@@ -177,13 +190,20 @@ export class TimerWheel {
           f[o + F_EXPIRES] = expires; // same bucket: the __mod_timer shortcut
           return;
         }
-        this.#unlink(i);
+        this.#queue(i, expires, b[0], b[1]);
+        const t = this.#tickOf(i);
+        if (t < st) {
+          this.#unlink(i);
+          this.#link(i, t);
+        }
+        return;
       }
     } else {
       this.#pending++;
       wheelBucket(expires, clk, b);
     }
-    this.#enqueue(i, expires, b[0], b[1]);
+    this.#queue(i, expires, b[0], b[1]);
+    this.#link(i, this.#tickOf(i));
   }
 
   /** del_timer(i): true when the timer was pending. */
@@ -214,6 +234,13 @@ export class TimerWheel {
           this.#unlink(i);
           f[i * W + F_SLOT] = DUE;
           out[n++] = i;
+        } else if (f[i * W + F_SLOT] <= t) {
+          // Re-armed to a later bucket since it was linked here: move it where it belongs.
+          const target = Math.max(Math.floor(f[i * W + F_BUCKET] / SLOT_JIFFIES), nowTick);
+          if (target !== t) {
+            this.#unlink(i);
+            this.#link(i, target);
+          }
         }
         i = next;
       }
@@ -243,9 +270,7 @@ export class TimerWheel {
     else if (st >= 0) this.#unlink(i);
     const b = this.#b;
     wheelBucket(expires, clk, b);
-    this.#f[o + F_EXPIRES] = expires;
-    this.#f[o + F_BUCKET] = b[1];
-    this.#f[o + F_ORDER] = b[0] * ORDER_LEVEL + ++this.#seq;
+    this.#queue(i, expires, b[0], b[1]);
     this.#f[o + F_SLOT] = DUE;
   }
 
