@@ -107,3 +107,12 @@ test('columns grow and keep armed timers; ms and jiffies', () => {
   assert.equal(msToJiffies(60_000), 15000);
   assert.equal(msToJiffies(7), 1);
 });
+
+test('a timer re-armed later is found at its new bucket, not its old one, across many rounds', () => {
+  const w = new TimerWheel(4);
+  w.arm(0, 1000, 0); // level 2: bucket 1024
+  w.arm(0, 600_000, 900); // far later: level 5 (32768), bucket 622592
+  assert.equal(w.fireAt(0), 622_592);
+  for (const t of [1024, 5000, 300_000, 622_591]) assert.deepEqual(fire(w, t), []);
+  assert.deepEqual(fire(w, 622_592), [0]);
+});
