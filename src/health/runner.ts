@@ -276,7 +276,18 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
   const slots: Slot[] = [];
   const heap = new MinHeap();
   const ready: Slot[] = [];
-  const rsTransition = new Map<string, number>();
+  // Per real server: alive as last seen, and when that last changed (for status()).
+  const aliveSeen: boolean[][] = config.virtualServers.map((vs) => vs.realServers.map(() => false));
+  const transitionMs: (number | null)[][] = config.virtualServers.map((vs) => vs.realServers.map(() => null));
+  const noteTransitions = (vi: number, at: number) => {
+    config.virtualServers[vi].realServers.forEach((_, ri) => {
+      const alive = verdict.status(vi, ri).alive;
+      if (alive !== aliveSeen[vi][ri]) {
+        aliveSeen[vi][ri] = alive;
+        transitionMs[vi][ri] = at;
+      }
+    });
+  };
   let inFlight = 0;
   let timer: NodeJS.Timeout | null = null;
   let running = false;
@@ -324,16 +335,6 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
           virtualServer: vs.key, server, role: a.server.kind === 'rs' ? 'real' : 'sorry',
           op: a.type === 'add-dest' ? 'add' : a.type === 'edit-dest' ? 'edit' : 'del', weight: a.type === 'del-dest' ? null : a.weight,
         });
-        if (a.server.kind === 'rs') {
-          const st = verdict.status(a.vs, a.server.rs);
-          const key = `${vs.key} ${server}`;
-          const before = rsTransition.get(`${key}#alive`);
-          const aliveNow = st.alive ? 1 : 0;
-          if (before === undefined || before !== aliveNow) {
-            rsTransition.set(`${key}#alive`, aliveNow);
-            rsTransition.set(key, at);
-          }
-        }
       }
     }
     const commands = commandsOf(config, services, actions);
@@ -403,6 +404,7 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
         s.lastCheckMs = finished;
         const step = verdict.probeDone(s.vi, s.ri, s.ci, { ok: r.ok, exitStatus: r.exitStatus }, finished);
         s.url = step.nextUrl;
+        noteTransitions(s.vi, finished);
         const vs = config.virtualServers[s.vi];
         deliver('check', step.actions, { virtualServer: vs.key, realServer: vs.realServers[s.ri].key, checker: s.cfg.kind, result: r.detail });
         // No drift: count from the due time, not from when the probe actually started.
@@ -425,6 +427,7 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
     s.lastCheckMs = now();
     if (prev && prev.detail === detail) return;
     const actions = verdict.fileChanged(s.vi, s.ri, s.ci, v, now());
+    noteTransitions(s.vi, now());
     const vs = config.virtualServers[s.vi];
     if (actions.length) deliver('file', actions, { virtualServer: vs.key, realServer: vs.realServers[s.ri].key, checker: 'FILE_CHECK', result: detail });
   };
@@ -446,6 +449,7 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
         s.lastResult = { ok: true, detail: `value ${v}` };
         return v;
       });
+      config.virtualServers.forEach((_, vi) => noteTransitions(vi, t0));
       deliver('start', startActions, null);
       for (const s of slots) {
         if (s.cfg.kind === 'BFD_CHECK') continue;
@@ -478,10 +482,9 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
       const realServers: RealServerStatus[] = [];
       config.virtualServers.forEach((vs, vi) => vs.realServers.forEach((rs, ri) => {
         const st = verdict.status(vi, ri);
-        const key = `${vs.key} ${rs.key}`;
         realServers.push({
           virtualServer: vs.key, realServer: rs.key, alive: st.alive, inTable: st.inTable, weight: st.weight,
-          lastTransitionMs: rsTransition.get(key) ?? null,
+          lastTransitionMs: transitionMs[vi][ri],
           checkers: rs.checkers.map((c, ci) => {
             const s = slots.find((x) => x.vi === vi && x.ri === ri && x.ci === ci)!;
             const cs = st.checkers[ci];

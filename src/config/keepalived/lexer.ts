@@ -118,7 +118,7 @@ export class Lexer {
         this.#sink.report(CONFIG_OK, this.#here(), `Configuration file '${name}' is not a regular non-executable file - skipping`);
         return false;
       }
-      text = readFileSync(abs, 'latin1');
+      text = readFileSync(abs, 'utf8');
     } catch (e) {
       this.#sink.report(CONFIG_OK, this.#here(), `Configuration file '${name}' open problem (${(e as Error).message}) - skipping`);
       return false;

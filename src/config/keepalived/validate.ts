@@ -309,7 +309,7 @@ export function validate(d: Draft, sink: DiagnosticSink, host: HostFacts, users:
   // --- VRRP: vrrp_complete_instance subset, sync groups, script security
   const vrrpInstances = completeVrrp(d, sink, users, host, sec);
 
-  // --- freeze
+  // --- freeze (deepFreeze below also covers the shared source positions)
   const virtualServers: VirtualServer[] = live.map((vs) => freezeVs(vs, groupOf(vs), resolvedVs.get(vs)!, resolvedRs, resolvedMisc, d, sink));
   const virtualServerGroups: VirtualServerGroup[] = d.vsg.map((vsg) => Object.freeze({
     name: vsg.name, at: vsg.at,
@@ -317,7 +317,7 @@ export function validate(d: Draft, sink: DiagnosticSink, host: HostFacts, users:
       kind: e.kind, af: e.af, first: e.first?.addr ?? '', last: e.last?.addr ?? '', port: e.port, fwmark: e.fwmark,
     }))),
   }));
-  return Object.freeze({
+  return deepFreeze({
     files: Object.freeze([...files]),
     globalDefs: Object.freeze({
       routerId: g.routerId, enableScriptSecurity: g.enableScriptSecurity, scriptUser: g.scriptUser?.user ?? null, lvsFlush: g.lvsFlush,
@@ -339,6 +339,14 @@ export function validate(d: Draft, sink: DiagnosticSink, host: HostFacts, users:
     }))),
     inactive: Object.freeze(d.inactive.map((i) => Object.freeze({ ...i }))),
   });
+}
+
+function deepFreeze<T>(v: T, seen = new Set<object>()): T {
+  if (v === null || typeof v !== 'object' || seen.has(v)) return v;
+  seen.add(v);
+  Object.freeze(v);
+  for (const x of Object.values(v as object)) deepFreeze(x, seen);
+  return v;
 }
 
 function sameAddr(a: SockAddr, b: SockAddr): boolean {

@@ -192,3 +192,15 @@ test('keepalived quirks are kept: an address with -range or /mask is the address
   const c = parse('virtual_server 192.0.2.10-20 80 {\n lb_algo rr\n lb_kind NAT\n protocol udp\n real_server "198.51.100.1" 53 { UDP_CHECK { } }\n}\n').config!;
   assert.deepEqual([c.virtualServers[0].addr, c.virtualServers[0].protocol, c.virtualServers[0].realServers[0].addr], ['192.0.2.10', 17, '198.51.100.1']);
 });
+
+test('the result is frozen all the way down', () => {
+  const c = parse(VECTOR_A).config!;
+  const unfrozen: string[] = [];
+  const walk = (v: unknown, path: string) => {
+    if (v === null || typeof v !== 'object') return;
+    if (!Object.isFrozen(v)) unfrozen.push(path);
+    for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+  };
+  walk(c, 'config');
+  assert.deepEqual(unfrozen, []);
+});
