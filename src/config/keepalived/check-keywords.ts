@@ -77,7 +77,7 @@ export function scriptFromLine(ctx: ParseContext, line: Line, type: string): Scr
     ctx.sink.log(ctx.pos(line), `Unable to parse script '${qe[1]}' - ignoring`);
     return null;
   }
-  return { argv: args.words, user: qe.length > 2 ? qe[2] : null, group: qe.length > 3 ? qe[3] : null, at: ctx.pos(line, 1), type };
+  return { argv: args.words, user: qe.length > 2 ? qe[2] : null, group: qe.length > 3 ? qe[3] : null, at: ctx.pos(line, 1), type, seq: ctx.nextSeq(), userPos: ctx.pos(line) };
 }
 
 /** keepalived/check/check_parser.c svr_forwarding_handler. Applies to `t` only when valid. */
@@ -466,7 +466,7 @@ function miscCheck(st: CheckState): KeywordSpec {
           if (!qe || qe.length < 2) return;
           const args = splitQuotedEscaped(qe[1]);
           if (args.error || !args.words.length) return;
-          c.script = { argv: args.words, user: null, group: null, at: ctx.pos(l, 1), type: 'misc' };
+          c.script = { argv: args.words, user: null, group: null, at: ctx.pos(l, 1), type: 'misc', seq: 0, userPos: ctx.pos(l) };
         },
       },
       {
@@ -495,6 +495,8 @@ function miscCheck(st: CheckState): KeywordSpec {
         c.removed = true;
         return;
       }
+      // check_misc.c misc_end_handler asks for the default user here, at the block's closing line.
+      c.script = { ...c.script, seq: ctx.nextSeq(), userPos: ctx.endPos };
       if (c.miscUser) c.script = { ...c.script, user: c.miscUser.user, group: c.miscUser.group };
     },
   };

@@ -92,7 +92,21 @@ export function globalRootKeywords(d: Draft, users: ScriptUsers): KeywordSpec[] 
     {
       name: 'notification_email', handler: (ctx, l) => {
         keep(l);
-        ctx.readValueBlock(l);
+        if (ctx.readValueBlock(l).length === 0) ctx.sink.report(CONFIG_GENERAL_ERROR, ctx.endPos, 'Warning - empty notification_email block');
+      },
+    },
+    {
+      name: 'notification_email_from', handler: (ctx, l) => {
+        keep(l);
+        if (l.words.length < 2) err(ctx, l, 0, 'emailfrom missing - ignoring');
+      },
+    },
+    {
+      name: 'smtp_connect_timeout', handler: (ctx, l) => {
+        keep(l);
+        const v = readUnsigned(ctx.sink, ctx.pos(l, 1), ctx.word(l, 1), 0, Math.floor(4294967295 / 1_000_000));
+        if (v === null) { err(ctx, l, 1, `smtp_connect_timeout '${l.words[1].text}' must be in [0, ${Math.floor(4294967295 / 1_000_000)}] - ignoring`); return; }
+        if (v === 0) err(ctx, l, 1, 'smtp_conect_timeout must be greater than 0, setting to 1');
       },
     },
     { name: 'smtp_alert', handler: bool('smtp_alert', (v) => { g.smtpAlert = v; }) },

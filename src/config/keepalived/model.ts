@@ -38,6 +38,9 @@ export interface ScriptDraft {
   readonly at: Pos;
   /** notify / quorum / misc / vrrp: the "type" keepalived uses in its messages. */
   readonly type: string;
+  /** Parse order, and where keepalived asks for the default script user (for the one message it gives). */
+  readonly seq: number;
+  readonly userPos: Pos;
 }
 
 export interface TunnelDraft {

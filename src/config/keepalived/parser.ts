@@ -36,6 +36,7 @@ export class ParseContext {
   readonly lexer: Lexer;
   #skipSublevel = 0;
   #kwLevel = 0;
+  static #seq = 0;
   /**
    * Where the block being closed ended: keepalived runs a close handler while reading the
    * closing "}", so its messages carry that line (tslvs reports them there too).
@@ -78,6 +79,11 @@ export class ParseContext {
     this.sink.report(CONFIG_MISSING_PARAMETER, this.pos(line, line.words.length - 1), text,
       `${text}; add the value after "${prev?.text ?? first}"`);
     return this.sink.stop(2);
+  }
+
+  /** A number increasing in parse order (across passes), to replay keepalived's order later. */
+  nextSeq(): number {
+    return ++ParseContext.#seq;
   }
 
   /** lib/parser.c skip_block: ignore the rest of the block this keyword opens. */

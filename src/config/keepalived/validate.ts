@@ -7,7 +7,7 @@
 import { CONFIG_BAD_IF, CONFIG_DEPRECATED, CONFIG_GENERAL_ERROR, type DiagnosticSink, NO_POS, type Pos } from './diagnostics.js';
 import {
   type CheckerDraft, type Draft, FWD_MASQ, FWD_ROUTE, FWD_TUNNEL, FWD_UNSET, formatVs, IP_VS_SVC_F_ONEPACKET, IPVS_SVC_PERSISTENT_TIMEOUT,
-  IPVS_WEIGHT_LIMIT, type RsDraft, type TunnelDraft, type VrrpDraft, type VsDraft, type VsgDraft,
+  IPVS_WEIGHT_LIMIT, type RsDraft, type ScriptDraft, type TunnelDraft, type VrrpDraft, type VsDraft, type VsgDraft,
 } from './model.js';
 import { ScriptUsers, SecurityPass } from './scripts.js';
 import { type HostFacts, SC_INHIBIT, SC_NOTFOUND, scriptSecurity } from './system.js';
@@ -239,6 +239,14 @@ export function validate(d: Draft, sink: DiagnosticSink, host: HostFacts, users:
 
   // --- scripts: users, then the checker security pass
   const sec = g.enableScriptSecurity;
+  // keepalived decides the default script user at the first script that needs one, in parse
+  // order (parent process first, then the checker): ask for it there, so its one error lands there.
+  const prime = (list: readonly (ScriptDraft | null)[]) => {
+    const first = list.filter((x): x is ScriptDraft => x !== null && x.user === null).sort((a, b) => a.seq - b.seq)[0];
+    if (first) users.getDefault(sec, first.userPos);
+  };
+  prime([g.startupScript, g.shutdownScript, g.notifyFifoScript, g.lvsNotifyFifoScript, g.vrrpNotifyFifoScript]);
+  prime(d.vs.flatMap((vs) => [vs.quorumUp, vs.quorumDown, ...vs.rs.flatMap((rs) => [rs.notifyUp, rs.notifyDown, ...rs.checkers.filter((c) => !c.removed).map((c) => c.script)])]));
   const globalScripts = {
     startup: users.resolve(g.startupScript, sec),
     shutdown: users.resolve(g.shutdownScript, sec),
