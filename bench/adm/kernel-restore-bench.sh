@@ -15,6 +15,10 @@ if [ ! -f "${REPO:-/nonexistent}/bin/tslvsadm.js" ]; then
 fi
 cd /tmp
 modprobe ip_vs
+# The kernel refuses real servers it has no unicast route to: give it one.
+ip link set lo up
+ip link add dummy0 type dummy && ip link set dummy0 up
+ip addr add 198.18.0.1/15 dev dummy0 && ip route add default dev dummy0
 ipvsadm -C
 echo "kernel $(uname -r), $(ipvsadm -v), node $(node --version), $(nproc) cpu"
 node "$REPO/dist/bench/adm/restore-bench.js" $(cat "${ORACLE_DIR:-/tmp/oracle}/args" 2>/dev/null || echo 10000 10) 2>&1 | grep -v '^tslvs: '

@@ -76,6 +76,7 @@ async function main(): Promise<void> {
     const adm = join(REPO, 'bin', 'tslvsadm.js');
     timed(process.execPath, [adm, '-C'], env);
     const restore = timed(process.execPath, [adm, '-R'], env, file);
+    console.log(`  tslvsadm -R: ${restore.ms.toFixed(0)} ms`);
     if (restore.code !== 0) throw new Error(`tslvsadm -R failed (${restore.code}): ${restore.stderr.slice(0, 500)}`);
     const list = timed(process.execPath, [adm, '-L', '-n'], env);
     if (list.code !== 0) throw new Error(`tslvsadm -L -n failed: ${list.stderr}`);
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
       const kr = timed('ipvsadm', ['-R'], process.env, file);
       if (kr.code !== 0) throw new Error(`ipvsadm -R failed: ${kr.stderr.slice(0, 500)}`);
       kRestore = kr.ms;
+      console.log(`  ipvsadm -R: ${kr.ms.toFixed(0)} ms`);
       kList = timed('ipvsadm', ['-L', '-n'], process.env).ms;
       kSave = timed('ipvsadm', ['-S', '-n'], process.env).ms;
       spawnSync('ipvsadm', ['-C']);

@@ -11,7 +11,7 @@ import { Popt } from './argv.js';
 import { type Failure, M, poptFailure } from './messages.js';
 import { Cmd, genericOptCheck, OPTION_TABLE, Optc, OptionSet, type OptVal, tunnelOptCheck } from './options.js';
 import {
-  AF_INET, AF_INET6, type Addr, atoiU32, inetAton, inetPton4, inetPton6, IPPROTO_IP, IPPROTO_SCTP,
+  AF_INET, AF_INET6, atoiU32, inetAton, inetPton4, inetPton6, IPPROTO_SCTP,
   IPPROTO_TCP, IPPROTO_UDP, ntop, parseFwmark, type Resolver, stringToNumber,
 } from './resolve.js';
 

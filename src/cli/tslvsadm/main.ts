@@ -12,7 +12,7 @@
 import type { CommandError, Request, Response, TableCommand, TableSnapshot } from '../../control/protocol.js';
 import { type Action, FMT_JSON, FMT_NUMERIC, parseCommand, type Outcome } from './command.js';
 import { listAll, listConns, listService, listTimeout, Namer } from './format.js';
-import { badReply, type Failure, ipvsHint, ipvsStrerror, M, noDaemon, syncNotSupported, VERSION_LINE } from './messages.js';
+import { badReply, cannotOpenConnFile, type Failure, ipvsHint, ipvsStrerror, noDaemon, syncNotSupported, VERSION_LINE } from './messages.js';
 import { NeedLookup, Resolver } from './resolve.js';
 import { splitRestoreInput } from './restore.js';
 import { usageText } from './usage.js';
@@ -158,7 +158,7 @@ class Session {
       }
       case 'list-conns': {
         const res = await this.send({ type: 'get-conns' });
-        if (res.type === 'error') this.fail({ exit: 1, text: 'cannot open file /proc/net/ip_vs_conn', hint: res.error.message ?? res.error.errno });
+        if (res.type === 'error') this.fail(cannotOpenConnFile(res.error.message ?? res.error.errno));
         if (res.type !== 'conns') this.fail(badReply('a connection listing', res.type));
         if (json) return io.stdout(`${JSON.stringify(res.conns, null, 2)}\n`);
         io.stdout(await this.named(numeric, (n) => listConns(res.conns, action.format, n)));

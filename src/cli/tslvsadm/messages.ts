@@ -43,7 +43,6 @@ const f = (text: string, hint?: string, exit = 2): Failure => (hint === undefine
 /** Usage errors: ipvsadm's fail(2, ...) and tryhelp_exit(-1) messages. */
 export const M = {
   tryHelp: (program: string): Failure => ({ exit: 255, text: `Try \`${program} -h' or '${program} --help' for more information.` }),
-  multipleCommands: (): Failure => f('multiple commands specified'),
   multipleOption: (opt: string): Failure => f(`multiple '${opt}' options specified`),
   illegalStartDaemon: (): Failure => f('illegal start-daemon parameter specified', 'use --start-daemon master or --start-daemon backup'),
   illegalStopDaemon: (): Failure => f('illegal start_daemon specified', 'use --stop-daemon master or --stop-daemon backup'),
@@ -93,7 +92,6 @@ export const M = {
   tunnelConflict: (): Failure => f('Tunnel options conflict with forward method', 'add -i (tunnelling), or leave out the --tun-* options'),
   listConflict: (): Failure => f('options conflicts in the list command',
     'list counters (--stats, --rate, --thresholds) apart from -c, --timeout and --daemon'),
-  addrportFailed: (err: string): Failure => f(`addrport_to_anyname: ${err}`),
 } as const;
 
 /** popt's poptStrerror for the errors the scanner reports; the line is "<bad option>: <text>". */
@@ -240,5 +238,7 @@ export function badReply(what: string, got: string): Failure {
   };
 }
 
-/** ipvsadm prints this when /proc/net/ip_vs_conn cannot be read (exit 1); kept for -c failures. */
-export const cannotOpenConnFile = (): Failure => ({ exit: 1, text: 'cannot open file /proc/net/ip_vs_conn' });
+/** ipvsadm's -c failure (it cannot read /proc/net/ip_vs_conn), with the daemon's reason. */
+export function cannotOpenConnFile(reason: string): Failure {
+  return { exit: 1, text: 'cannot open file /proc/net/ip_vs_conn', hint: `the daemon could not list connections: ${reason}` };
+}
