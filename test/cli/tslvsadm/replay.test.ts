@@ -18,7 +18,15 @@ function inProcessDaemon(): (req: Request) => Promise<Response> {
   return async (req) => JSON.parse(JSON.stringify(await handleRequest(ctx, JSON.parse(JSON.stringify(req))))) as Response;
 }
 
-for (const c of loadGoldens()) {
+const goldens = loadGoldens();
+
+test('the goldens hold every recorded command line', () => {
+  assert.ok(goldens.length >= 40);
+  assert.ok(goldens.every((c) => c.steps.length > 0));
+  assert.ok(goldens.reduce((n, c) => n + c.steps.length, 0) >= 700);
+});
+
+for (const c of goldens) {
   test(`tslvsadm prints what ipvsadm printed: ${c.file} ${c.name}`, async () => {
     const request = inProcessDaemon();
     const mismatches: string[] = [];
