@@ -44,6 +44,8 @@ interface OpenFile {
   readonly name: string;       // as keepalived prints it
   readonly dir: string;        // absolute directory for relative includes
   readonly lines: string[];
+  /** The file's last line has no newline. */
+  readonly unterminated: boolean;
   index: number;
   lineNo: number;
 }
@@ -56,6 +58,12 @@ interface Definition {
 export interface LexerOptions {
   /** keepalived -i: lines starting @ID are kept only for this id (default: the host name). */
   readonly configId?: string;
+  /**
+   * keepalived's parent process reads the files with fgets and counts a line only when it ends
+   * in a newline, so messages about a last line without one carry the previous line number
+   * (its children read a copy that has the newline). True for the parent pass.
+   */
+  readonly countLikeParent?: boolean;
   /** Current directory used to resolve a relative main file (keepalived does not chdir for it). */
   readonly cwd?: string;
 }
@@ -72,9 +80,11 @@ export class Lexer {
   /** Every file read, absolute paths, in order. */
   readonly filesRead: string[] = [];
   readonly #cwd: string;
+  readonly #parentCount: boolean;
 
   constructor(sink: DiagnosticSink, opts: LexerOptions = {}) {
     this.#sink = sink;
+    this.#parentCount = opts.countLikeParent ?? false;
     this.#configId = opts.configId ?? hostname().split('.')[0];
     this.#cwd = opts.cwd ?? process.cwd();
     // lib/parser.c set_std_definitions (_RANDOM is refused below: tslvs reads no randomness here).
@@ -102,7 +112,7 @@ export class Lexer {
 
   /** Start from text in memory (tests, `tslvs check -`). Includes resolve against `dir`. */
   openText(name: string, text: string, dir: string): void {
-    this.#files.push({ name, dir, lines: splitLines(text), index: 0, lineNo: 0 });
+    this.#files.push({ name, dir, lines: splitLines(text), unterminated: text !== '' && !text.endsWith('\n'), index: 0, lineNo: 0 });
   }
 
   get blockDepth(): number {
@@ -124,7 +134,7 @@ export class Lexer {
       return false;
     }
     this.filesRead.push(abs);
-    this.#files.push({ name, dir: dirname(abs), lines: splitLines(text), index: 0, lineNo: 0 });
+    this.#files.push({ name, dir: dirname(abs), lines: splitLines(text), unterminated: text !== '' && !text.endsWith('\n'), index: 0, lineNo: 0 });
     return true;
   }
 
@@ -172,7 +182,7 @@ export class Lexer {
         continue;
       }
       const src = f.lines[f.index++];
-      f.lineNo++;
+      if (!(this.#parentCount && f.unterminated && f.index === f.lines.length)) f.lineNo++;
       if (src === '') continue;
       const file = f.name;
       const line = f.lineNo;

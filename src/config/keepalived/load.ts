@@ -94,7 +94,7 @@ function run(opts: LoadOptions, open: (lexer: Lexer) => boolean): LoadResult {
   let files: readonly string[] = [];
   try {
     for (const p of PASSES) {
-      const lexer = new Lexer(sink, { configId: opts.configId, cwd: opts.cwd });
+      const lexer = new Lexer(sink, { configId: opts.configId, cwd: opts.cwd, countLikeParent: p.pass === 'parent' });
       if (!open(lexer)) return finish(sink, null);
       const active = p.roots(roots);
       new ParseContext(sink, lexer, p.pass, (name) => active.has(name)).run(root);

@@ -1,5 +1,5 @@
 // Differential test against the real keepalived, when it is installed (apt-get install keepalived;
-// skipped otherwise): 200 seeded mutations of the ok/ corpus (a line removed, a line duplicated,
+// skipped otherwise): 300 seeded mutations of the corpus (a line removed, a line duplicated,
 // a word replaced by a troublesome token, a brace dropped) must get the same exit status and the
 // same messages from tslvs as from `keepalived -t`. Runs on this host, so both see its interfaces.
 import { test } from 'node:test';
@@ -12,22 +12,22 @@ import { fileURLToPath } from 'node:url';
 import { loadKeepalivedConfig } from '../../../src/config/keepalived/load.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const ok = join(repo, 'test/fixtures/keepalived/ok');
+const corpus = join(repo, 'test/fixtures/keepalived');
 const haveKeepalived = spawnSync('sh', ['-c', 'command -v keepalived']).status === 0;
 const TOKENS = ['{', '}', '0', '-1', '99999', 'abc', '1.5', 'x y', '"q', 'TCP_CHECK', 'weight', '192.0.2.300', 'ff', ''];
 
-test('200 mutations of the ok/ corpus: tslvs and keepalived -t agree on verdict and messages', { skip: !haveKeepalived && 'keepalived is not installed' }, () => {
+test('300 mutations of the corpus: tslvs and keepalived -t agree on verdict and messages', { skip: !haveKeepalived && 'keepalived is not installed' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'tslvs-ka-diff-'));
   try {
-    cpSync(join(ok, 'inc'), join(dir, 'inc'), { recursive: true });
-    const files = readdirSync(ok).filter((f) => f.endsWith('.conf'));
+    cpSync(join(corpus, 'ok', 'inc'), join(dir, 'inc'), { recursive: true });
+    const files = ['ok', 'bad'].flatMap((d) => readdirSync(join(corpus, d)).filter((f) => f.endsWith('.conf')).map((f) => `${d}/${f}`));
     let seed = 20261126;
     const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
     const disagreements: string[] = [];
     let compared = 0;
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 300; i++) {
       const f = files[rnd(files.length)];
-      const lines = readFileSync(join(ok, f), 'utf8').split('\n');
+      const lines = readFileSync(join(corpus, f), 'utf8').split('\n');
       const op = rnd(4);
       const li = rnd(lines.length);
       if (op === 0) lines.splice(li, 1);
@@ -49,7 +49,7 @@ test('200 mutations of the ok/ corpus: tslvs and keepalived -t agree on verdict 
         disagreements.push(`${f} op${op} line ${li + 1}: keepalived ${ka.status} ${JSON.stringify(onlyKa)} tslvs ${r.verdict} ${JSON.stringify(onlyTs)}`);
       }
     }
-    assert.ok(compared >= 150, `only ${compared} mutations had a keepalived verdict`);
+    assert.ok(compared >= 250, `only ${compared} mutations had a keepalived verdict`);
     assert.deepEqual(disagreements, []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
