@@ -17,6 +17,7 @@ import {
   checkTrueFalse, inetPton4, ntop6 as ntop6Bytes, portOrNull, readHexStr, readInt, readTimer, readUnsigned, stoSockaddr, type SockAddr, UINT_MAX,
 } from './values.js';
 import { splitQuotedEscaped } from './lexer.js';
+import { cmdStr } from './scripts.js';
 
 /** keepalived/check/check_parser.c lvs_schedulers. */
 export const LVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'sh', 'mh', 'dh', 'fo', 'ovf', 'lblcr', 'sed', 'nq', 'twos'] as const;
@@ -481,10 +482,11 @@ function miscCheck(st: CheckState): KeywordSpec {
         name: 'user', handler: (ctx, l) => {
           const c = st.checker();
           if (l.words.length < 2) {
-            err(ctx, ctx.pos(l), `No user specified for misc checker script ${c.script ? c.script.argv.join(' ') : ''}`);
+            err(ctx, ctx.pos(l), `No user specified for misc checker script ${c.script ? cmdStr(c.script.argv) : '(null)'}`);
             return;
           }
           c.miscUser = { user: l.words[1].text, group: l.words[2]?.text ?? null };
+          c.miscUserPos = ctx.pos(l);
         },
       },
     ],

@@ -97,6 +97,7 @@ export interface CheckerDraft {
   miscTimeoutUs: number;
   miscDynamic: boolean;
   miscUser: { user: string; group: string | null } | null;
+  miscUserPos: Pos | null;
   // DNS_CHECK
   dnsType: number;
   dnsName: string | null;
@@ -305,7 +306,7 @@ export function newChecker(kind: CheckerKindDraft, at: Pos, withCo: boolean): Ch
     alpha: -1, delayLoopUs: undefined, warmupUs: undefined, retry: undefined, delayBeforeRetryUs: undefined,
     defaultRetry: 1, defaultDelayBeforeRetryUs: 1_000_000, logAllFailures: false, removed: false,
     urls: [], virtualhost: null, httpProtocol: '1.0', fastRecovery: false, enableSni: false,
-    script: null, miscTimeoutUs: 0, miscDynamic: false, miscUser: null,
+    script: null, miscTimeoutUs: 0, miscDynamic: false, miscUser: null, miscUserPos: null,
     dnsType: 6, dnsName: null, heloName: null,
     payload: null, requireReply: false, replyData: null, replyMask: null, minReplyLength: 0, maxReplyLength: 255,
     trackFile: null, fileWeight: undefined, fileReverse: false, bfdName: null,

@@ -9,6 +9,11 @@ import type { ScriptDraft } from './model.js';
 import { type HostFacts, SC_EXECUTABLE, SC_INHIBIT, SC_INSECURE, SC_ISSCRIPT, SC_NOTFOUND, SC_SYSTEM, scriptSecurity } from './system.js';
 import type { Script } from './types.js';
 
+/** lib/notify.c cmd_str: each argument in single quotes (not a first one starting with < or >). */
+export function cmdStr(argv: readonly string[]): string {
+  return argv.map((a, i) => (i || (a[0] !== '<' && a[0] !== '>') ? `'${a}'` : a)).join(' ');
+}
+
 /** keepalived runs as root, so a script without a user runs as root unless keepalived_script exists. */
 const OUR_UID = 0;
 const OUR_GID = 0;
@@ -129,11 +134,11 @@ export class SecurityPass {
     const r = scriptSecurity(this.host, s.argv[0], s.uid, s.gid, this.securityOn);
     this.flags |= r.flags;
     if (r.flags & SC_INHIBIT) {
-      this.sink.log(s.at, `Disabling misc script ${s.argv.join(' ')} due to insecure`);
+      this.sink.log(s.at, `Disabling misc script ${cmdStr(s.argv)} due to insecure`);
       return false;
     }
     if (r.flags & SC_NOTFOUND) {
-      this.sink.log(s.at, `Disabling misc script ${s.argv.join(' ')} since not found/accessible`);
+      this.sink.log(s.at, `Disabling misc script ${cmdStr(s.argv)} since not found/accessible`);
       return false;
     }
     if (!(r.flags & (SC_EXECUTABLE | SC_SYSTEM))) {

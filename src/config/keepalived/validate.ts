@@ -9,7 +9,7 @@ import {
   type CheckerDraft, type Draft, FWD_MASQ, FWD_ROUTE, FWD_TUNNEL, FWD_UNSET, formatVs, IP_VS_SVC_F_ONEPACKET, IPVS_SVC_PERSISTENT_TIMEOUT,
   IPVS_WEIGHT_LIMIT, type RsDraft, type ScriptDraft, type TunnelDraft, type VrrpDraft, type VsDraft, type VsgDraft,
 } from './model.js';
-import { ScriptUsers, SecurityPass } from './scripts.js';
+import { cmdStr, ScriptUsers, SecurityPass } from './scripts.js';
 import { type HostFacts, SC_INHIBIT, SC_NOTFOUND, scriptSecurity } from './system.js';
 import type {
   CheckerConfig, ConnectOptions, Forwarding, KeepalivedConfig, RealServer, Script, SorryServer, Tunnel, VirtualServer, VirtualServerGroup,
@@ -271,7 +271,7 @@ export function validate(d: Draft, sink: DiagnosticSink, host: HostFacts, users:
         if (c.script.user !== null) {
           const u = users.lookup(c.script.user, c.script.group, c.script.at);
           if (!u) {
-            err(c.at, `Failed to set uid/gid for misc checker script ${c.script.argv.join(' ')} - removing`);
+            err(c.miscUserPos ?? c.at, `Failed to set uid/gid for misc checker script ${cmdStr(c.script.argv)} - removing`);
             c.removed = true;
             continue;
           }
@@ -279,7 +279,7 @@ export function validate(d: Draft, sink: DiagnosticSink, host: HostFacts, users:
         } else {
           const def = users.getDefault(sec, c.script.at);
           if (!def) {
-            err(c.at, `Unable to set default user for misc script ${c.script.argv.join(' ')} - removing`);
+            err(c.script.userPos, `Unable to set default user for misc script ${cmdStr(c.script.argv)} - removing`);
             c.removed = true;
             continue;
           }
