@@ -245,13 +245,27 @@ export class ParseContext {
   }
 }
 
+/** The keywords people mostly write in each block, offered after the near misses. */
+const COMMON: Record<string, readonly string[]> = {
+  'the top level': ['global_defs', 'virtual_server', 'virtual_server_group', 'vrrp_instance', 'vrrp_sync_group', 'include'],
+  global_defs: ['router_id', 'notification_email', 'smtp_server', 'script_user', 'enable_script_security', 'lvs_sync_daemon'],
+  virtual_server: ['delay_loop', 'lb_algo', 'lb_kind', 'protocol', 'persistence_timeout', 'real_server', 'quorum', 'sorry_server'],
+  real_server: ['weight', 'inhibit_on_failure', 'TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK', 'notify_up', 'notify_down'],
+  TCP_CHECK: ['connect_timeout', 'connect_port', 'retry', 'delay_before_retry'],
+  HTTP_GET: ['url', 'connect_timeout', 'retry', 'delay_before_retry', 'virtualhost'],
+  SSL_GET: ['url', 'connect_timeout', 'retry', 'delay_before_retry', 'virtualhost'],
+  url: ['path', 'status_code', 'digest', 'virtualhost'],
+  MISC_CHECK: ['misc_path', 'misc_timeout', 'misc_dynamic', 'retry'],
+  vrrp_instance: ['state', 'interface', 'virtual_router_id', 'priority', 'advert_int', 'virtual_ipaddress', 'authentication'],
+};
+
 /** `Unknown keyword "delay_lop" in virtual_server: expected delay_loop, lb_algo, lb_kind, ...` */
 export function unknownKeywordMessage(word: string, keywords: readonly KeywordSpec[], blockName: string): string {
   const names = [...new Set(keywords.map((k) => k.name))];
   const scored = names.map((n, i) => ({ n, i, d: editDistance(word.toLowerCase(), n.toLowerCase()) }));
   const close = scored.filter((s) => s.d <= Math.max(2, Math.floor(word.length / 3))).sort((a, b) => a.d - b.d || a.i - b.i);
   const picked: string[] = close.slice(0, 3).map((s) => s.n);
-  for (const n of names) {
+  for (const n of [...(COMMON[blockName] ?? []).filter((x) => names.includes(x)), ...names]) {
     if (picked.length >= 3) break;
     if (!picked.includes(n)) picked.push(n);
   }

@@ -135,7 +135,7 @@ test('the unknown-keyword message names the block and what was expected, and say
   const r = parse(`virtual_server 192.0.2.10 80 {\n    delay_lop 6\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n    real_server 198.51.100.1 80 { TCP_CHECK { } }\n}\n`);
   assert.equal(r.verdict, 5);
   const [line] = formatDiagnostics(r);
-  assert.match(line, /^keepalived\.conf:2:5: Unknown keyword "delay_lop" in virtual_server: expected delay_loop, /);
+  assert.match(line, /^keepalived\.conf:2:5: Unknown keyword "delay_lop" in virtual_server: expected delay_loop, lb_algo, lb_kind, \.\.\. /);
   assert.match(line, /keepalived 2\.2\.7 also only warns and ignores the line/);
   assert.equal(r.diagnostics[0].kaText, "Unknown keyword 'delay_lop'");
   // ...and the rest of the file keeps its meaning.
