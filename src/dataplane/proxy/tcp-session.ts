@@ -132,17 +132,36 @@ export class Session implements EntryOwner, Connecting {
     this.backend = h;
     this.flags |= CONNECTING;
     this.connectDeadlineMs = ctx.watchConnect(this, nowMs);
+    // Reading can start now: libuv completes the connect before it delivers any read, and asking
+    // for POLLIN together with the connect's POLLOUT saves an epoll_ctl per connection.
+    const buf = ctx.pool.small();
+    this.bBuf = buf;
+    h.useUserBuffer(buf);
+    h.onread = onBackendRead;
+    h.readStart();
+  }
+
+  /** Drop the real server's socket of a failed attempt. */
+  #dropBackend(h: SHandle): void {
+    h.session = null;
+    h.close();
+    if (this.backend === h) this.backend = null;
+    if (this.bBuf !== null) {
+      this.ctx.pool.release(this.bBuf);
+      this.bBuf = null;
+    }
+  }
+
+  dropBackend(h: TcpHandle): void {
+    this.#dropBackend(h as SHandle);
   }
 
   connectTimedOut(nowMs: number): void {
     const h = this.backend;
     this.flags &= ~CONNECTING;
     this.connectDeadlineMs = 0;
-    this.backend = null;
-    if (h !== null) {
-      h.session = null;
-      h.close(); // the pending connect completes with ECANCELED; onConnect ignores it
-    }
+    // The pending connect completes with ECANCELED; onConnect ignores it.
+    if (h !== null) this.#dropBackend(h);
     this.connectFailed(TIMED_OUT, nowMs);
   }
 
@@ -213,18 +232,13 @@ export class Session implements EntryOwner, Connecting {
     }
     c.setNoDelay(true);
     b.setNoDelay(true);
-    const pool = ctx.pool;
-    this.cBuf = pool.small();
-    this.bBuf = pool.small();
+    this.cBuf = ctx.pool.small();
     c.useUserBuffer(this.cBuf);
-    b.useUserBuffer(this.bBuf);
     c.onread = onClientRead;
-    b.onread = onBackendRead;
     const pp = this.dest.proxyProtocol;
     // The header goes first; client bytes written after it queue behind it in libuv.
     if ((pp === 1 || pp === 2) && !this.#sendProxyHeader(pp)) return;
     c.readStart();
-    b.readStart();
   }
 
   /** Returns false when the session ended (write error). */
@@ -365,9 +379,7 @@ function onConnect(this: SConnect, status: number, handle: TcpHandle): void {
   if (status < 0) {
     s.flags &= ~CONNECTING;
     s.connectDeadlineMs = 0;
-    s.backend = null;
-    (handle as SHandle).session = null;
-    handle.close();
+    s.dropBackend(handle);
     s.connectFailed(status, nowMs);
     return;
   }

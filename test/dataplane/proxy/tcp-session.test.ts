@@ -410,6 +410,7 @@ test('every real server refusing: the client is reset after the retries', async 
     assert.equal(r.code, 'ECONNRESET');
     assert.equal(dir.dp.details().connectFailures, 3);
     assert.equal(dir.dp.stats().drops.connectFailed, 1);
+    assert.equal(dir.dp.details().buffersInUse, 0, 'the failed attempts gave their buffers back');
   } finally {
     await dir.close();
   }
