@@ -2,7 +2,7 @@
 // director as their gateway, all on one bridge; the director's own kernel forwards nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DirectorLab, e2eSkip, RS, VIP } from './e2e.js';
+import { DirectorLab, e2eSkip, RS, RS6, VIP, VIP6 } from './e2e.js';
 import { nsExec } from './netns.js';
 import { addService } from './table.js';
 
@@ -65,6 +65,23 @@ test('NAT (root): a destination on another port (:8080) is reached through port 
     assert.deepEqual(got, ['real server 2 on 8080', lab.pages[0]]);
     const c = lab.ipvs.listConns(lab.now()).find((x) => x.daddr === RS[1]);
     assert.equal(c?.dport, 8080);
+  } finally {
+    lab.cleanup();
+  }
+});
+
+test('NAT over IPv6 (root): requests DNATed to the real servers, replies come back from the VIP', { skip, timeout: 60_000 }, async () => {
+  const lab = new DirectorLab('nat', true);
+  try {
+    const dp = await lab.start();
+    await dp.apply(addService(lab.ipvs, 'tcp', VIP6, 80, 'rr', [
+      { addr: RS6[0], method: 'masq' }, { addr: RS6[1], method: 'masq' },
+    ]));
+    await lab.waitNeighbours(RS6);
+    const got: string[] = [];
+    for (let i = 0; i < 4; i++) got.push(await lab.curlUrl(`http://[${VIP6}]/`));
+    assert.deepEqual(got, [lab.pages[1], lab.pages[0], lab.pages[1], lab.pages[0]]);
+    for (const d of lab.ipvs.table.services()[0].dests()) assert.ok(d.stats.outpkts > 0);
   } finally {
     lab.cleanup();
   }

@@ -68,15 +68,22 @@ export class DirectorLab {
         // Without any route to the VIP the director's IPv6 stack would answer its copy of each
         // packet with "no route" (IPv4 with forwarding off stays silent); a blackhole is quiet.
         nsExec(this.director, 'ip', '-6', 'route', 'add', 'blackhole', `${VIP6}/128`);
-        nsExec(this.client, 'ip', 'addr', 'add', '2001:db8::100/64', 'dev', 'eth0', 'nodad');
-        nsExec(this.client, 'ip', '-6', 'route', 'add', `${VIP6}/128`, 'dev', 'eth0');
+        if (mode === 'nat') {
+          nsExec(this.director, 'ip', 'addr', 'add', '2001:db8:2::1/64', 'dev', 'eth0', 'nodad');
+          nsExec(this.client, 'ip', 'addr', 'add', '2001:db8:2::100/64', 'dev', 'eth0', 'nodad');
+          nsExec(this.client, 'ip', '-6', 'route', 'add', `${VIP6}/128`, 'via', '2001:db8:2::1');
+        } else {
+          nsExec(this.client, 'ip', 'addr', 'add', '2001:db8::100/64', 'dev', 'eth0', 'nodad');
+          nsExec(this.client, 'ip', '-6', 'route', 'add', `${VIP6}/128`, 'dev', 'eth0');
+        }
       }
       this.rs.forEach((ns, i) => {
         nsExec(ns, 'ip', 'addr', 'add', `${RS[i]}/24`, 'dev', 'eth0');
         if (v6) {
           nsExec(ns, 'ip', 'addr', 'add', `${RS6[i]}/64`, 'dev', 'eth0', 'nodad');
+          if (mode === 'nat') nsExec(ns, 'ip', '-6', 'route', 'add', 'default', 'via', '2001:db8::1');
           // Linux answers neighbour solicitations only for addresses of the receiving interface.
-          nsExec(ns, 'ip', 'addr', 'add', `${VIP6}/128`, 'dev', 'lo');
+          else nsExec(ns, 'ip', 'addr', 'add', `${VIP6}/128`, 'dev', 'lo');
         }
         if (mode === 'dr') {
           // The seed's real-server script: VIP on lo, never answer or announce it on eth0.
