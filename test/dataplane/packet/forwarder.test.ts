@@ -7,7 +7,7 @@ import { Forwarder } from '../../../src/dataplane/packet/forwarder.js';
 import { icmpBuildErrorV4 } from '../../../src/dataplane/packet/frame/icmp.js';
 import { META_STRIDE } from '../../../src/dataplane/packet/native.js';
 import type { Ipvs } from '../../../src/core/ipvs.js';
-import { ipv4HeaderOk, l4ChecksumOk, loadFrame } from './fixtures.js';
+import { allFrames, ipv4HeaderOk, l4ChecksumOk, loadFrame, rng } from './fixtures.js';
 import { addService, newIpvs } from './table.js';
 
 const MAC = Uint8Array.from([2, 0, 0, 0, 0, 1]);
@@ -267,4 +267,43 @@ test('NAT: ICMP errors about a connection are translated both ways (ip_vs_nat_ic
   assert.ok(ipv4HeaderOk(toRs, 14));
   assert.ok(l4ChecksumOk(toRs, 0));
   assert.deepEqual([...toRs.subarray(0, 6)], RS1_MAC);
+});
+
+test('random and mutated frames through the whole forwarder never throw and never write outside their slot', () => {
+  const ipvs = newIpvs();
+  const r = new Rig(ipvs);
+  const diffs = [
+    addService(ipvs, 'tcp', VIP, 80, 'rr', [{ addr: '198.51.100.11', port: 8080, method: 'masq' }]),
+    addService(ipvs, 'udp', VIP, 53, 'rr', [{ addr: '198.51.100.12', method: 'route' }]),
+    addService(ipvs, 'tcp', '2001:db8::2', 81, 'rr', [{ addr: '2001:db8::11', method: 'masq' }]),
+    addService(ipvs, 'tcp', VIP, 81, 'rr', [{ addr: '198.51.100.13', method: 'tunnel', tunType: 1, tunPort: 6080 }]),
+  ];
+  for (const diff of diffs) {
+    for (const s of diff.addedServices) r.fw.addVip(s.addr);
+    for (const d of diff.addedDests) r.fw.addDest(d);
+  }
+  r.arpReply(0xc633640b, RS1_MAC);
+  r.arpReply(0xc633640c, RS1_MAC);
+  r.arpReply(0xc633640d, RS1_MAC);
+  r.run();
+  const seeds = allFrames();
+  const next = rng(0xf0f0);
+  for (let round = 0; round < 300; round++) {
+    const lens: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const s = seeds[next() % seeds.length];
+      const b = s.bytes.slice(0, Math.max(0, s.bytes.length - (next() % 3 === 0 ? next() % 40 : 0)));
+      for (let k = next() % 6; k > 0 && b.length > 0; k--) b[14 + (next() % Math.max(1, b.length - 14))] = next() & 0xff;
+      // Half the time, make the frame one of ours: VIP as destination or a real server as source.
+      if (b.length > 34 && b[12] === 8 && next() % 2) b.set(next() % 2 ? [192, 0, 2, 2] : [198, 51, 100, 11], next() % 2 ? 30 : 26);
+      const flags = next() % 4 === 0 ? 1 : 0;
+      const at = r.add(b, flags, flags ? 34 : 0, flags ? 16 : 0);
+      r.buf.fill(0xee, at + b.length, at + b.length + 64);
+      lens.push(at + b.length);
+    }
+    r.run(round * 10);
+    for (const end of lens) {
+      for (let j = end; j < end + 64; j++) assert.equal(r.buf[j], 0xee, `round ${round}: wrote past a frame`);
+    }
+  }
 });
