@@ -16,7 +16,8 @@ import {
   type Ipvs, VERDICT_BYPASS, VERDICT_DROP, VERDICT_FORWARD, VERDICT_NO_DEST, VERDICT_TABLE_FULL,
 } from '../../core/ipvs.js';
 import { ARPOP_REQUEST, arpAnswerInPlace, arpIsEthIpv4, arpOp, arpSpa, arpTpa, arpWrite, ARP_SHA } from './frame/arp.js';
-import { completePartial, rd32 } from './frame/checksum.js';
+import { completePartial, rd16, rd32 } from './frame/checksum.js';
+import { FragTable } from './frag.js';
 import {
   ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, icmpIsIpvsError, icmpv6IsError, ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH,
   mayAnswerWithError,
@@ -25,7 +26,7 @@ import { ipv4Daddr, ipv4Saddr } from './frame/ipv4.js';
 import { ND_NA, ND_NS, ndAnswerInPlace, ndLinkAddr, ndTarget, ndValid, ndWriteSolicit } from './frame/nd.js';
 import { ipv6DaddrWord, ipv6SaddrWord } from './frame/ipv6.js';
 import {
-  FRAG_NONE, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, PARSE_NOT_IP, PARSE_OK, PARSE_TRUNCATED, Parsed,
+  FRAG_FIRST, FRAG_LATER, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, PARSE_NOT_IP, PARSE_OK, PARSE_TRUNCATED, Parsed,
   parseFrame, parseQuoted,
 } from './frame/parse.js';
 import {
@@ -94,6 +95,10 @@ export class Forwarder {
   /** Frames seen, by outcome (for stats and benches). */
   rxFrames = 0;
   readonly #ask = new Uint32Array(64);
+  /** Datagrams whose first fragment was forwarded. */
+  readonly frags = new FragTable();
+  #fragKey: string | null = null;
+  readonly #fragDir = new Int8Array(1);
 
   constructor(c: ForwarderConfig) {
     this.ipvs = c.ipvs;
@@ -171,6 +176,7 @@ export class Forwarder {
   /** Writes ARP requests for neighbours that are due; returns how many frames were queued. */
   housekeeping(nowMs: number): number {
     let sent = 0;
+    if (this.frags.size > 0) this.frags.expire(nowMs);
     if (this.env.local4 !== 0) {
       const n = this.neigh.due(nowMs, this.#ask);
       for (let i = 0; i < n; i++) {
@@ -230,11 +236,11 @@ export class Forwarder {
     }
     if ((flags & F_VLAN) !== 0) { env.drops[D_VLAN]++; return; }
     if (st !== PARSE_OK) { env.drops[st === PARSE_TRUNCATED ? D_TRUNCATED : D_MALFORMED]++; return; }
-    if (p.frag !== FRAG_NONE) {
-      // IPVS reassembles (ip_vs_gather_frags); this dataplane does not yet.
-      env.drops[D_FRAGMENT]++;
+    if (p.frag === FRAG_LATER) {
+      this.#laterFragment(nowMs);
       return;
     }
+    this.#fragKey = p.frag === FRAG_FIRST ? this.#datagramKey() : null;
 
     // Checksums veth left partial: complete them, unless the frame is a GSO super-frame that the
     // kernel will cut and checksum per segment on the way out.
@@ -306,6 +312,7 @@ export class Forwarder {
     if (v === VERDICT_FORWARD) {
       const c = ipvs.curConn;
       const d = ipvs.curDest;
+      if (this.#fragKey !== null) this.frags.remember(this.#fragKey, c, 0, nowMs);
       const method = ipvs.connFlags(c) & IP_VS_CONN_F_FWD_MASK;
       const slot = this.#slotOf(d, c);
       switch (method) {
@@ -336,11 +343,54 @@ export class Forwarder {
     const v = ipvs.outPacket(f, nowMs);
     if (v === VERDICT_FORWARD) {
       const c = ipvs.curConn;
+      if (this.#fragKey !== null) this.frags.remember(this.#fragKey, c, 1, nowMs);
       natXmitOut(this.env, this.p, this.peer, c, ipvs.connAddrWord(c, 1, 0), ipvs.connAddrWord(c, 1, 1),
         ipvs.connAddrWord(c, 1, 2), ipvs.connAddrWord(c, 1, 3), ipvs.connVport(c), partial, txFlags, csumStart, csumOff, gso);
       return;
     }
     this.#verdictDrop(v);
+  }
+
+  /** (af, source, destination, IP ID, protocol) of the datagram p belongs to. */
+  #datagramKey(): string {
+    const b = this.b;
+    const p = this.p;
+    if (p.af === 2) return `4:${rd32(b, p.l3 + 12)}:${rd32(b, p.l3 + 16)}:${rd16(b, p.l3 + 4)}:${p.proto}`;
+    let k = `6:${rd32(b, p.fragHdr + 4)}:${p.proto}`;
+    for (let i = 8; i < 40; i += 4) k += `:${rd32(b, p.l3 + i)}`;
+    return k;
+  }
+
+  /** A fragment without transport header: sent the way its datagram's first fragment went. */
+  #laterFragment(nowMs: number): void {
+    const env = this.env;
+    const p = this.p;
+    const ipvs = this.ipvs;
+    const c = this.frags.lookup(this.#datagramKey(), nowMs, this.#fragDir);
+    if (c < 0 || !ipvs.conns.inUse(c)) { env.drops[D_FRAGMENT]++; return; }
+    if (this.#fragDir[0] === 1) {
+      natXmitOut(env, p, this.peer, c, ipvs.connAddrWord(c, 1, 0), ipvs.connAddrWord(c, 1, 1), ipvs.connAddrWord(c, 1, 2),
+        ipvs.connAddrWord(c, 1, 3), 0, false, 0, 0, 0, 0);
+      return;
+    }
+    const d = ipvs.connDest(c);
+    const slot = this.#slotOf(d, c);
+    switch (ipvs.connFlags(c) & IP_VS_CONN_F_FWD_MASK) {
+      case IP_VS_CONN_F_DROUTE:
+      case IP_VS_CONN_F_LOCALNODE:
+        drXmit(env, p, slot, 0, 0, 0, 0);
+        return;
+      case IP_VS_CONN_F_MASQ:
+        natXmitIn(env, p, slot, ipvs.connAddrWord(c, 2, 0), ipvs.connAddrWord(c, 2, 1), ipvs.connAddrWord(c, 2, 2),
+          ipvs.connAddrWord(c, 2, 3), 0, false, 0, 0, 0, 0);
+        return;
+      case IP_VS_CONN_F_TUNNEL:
+        if (d === null || d.addr.af !== AF_INET) { env.drops[D_UNSUPPORTED]++; return; }
+        tunXmit(env, p, slot, d.addr.w0, d.tunType, d.tunPort, d.tunFlags, (ipvs.connCaddr4(c) ^ ipvs.connVaddr4(c)) >>> 0, 0);
+        return;
+      default:
+        env.drops[D_UNSUPPORTED]++;
+    }
   }
 
   #verdictDrop(v: number): void {

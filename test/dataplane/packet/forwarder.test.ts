@@ -7,7 +7,7 @@ import { Forwarder } from '../../../src/dataplane/packet/forwarder.js';
 import { icmpBuildErrorV4 } from '../../../src/dataplane/packet/frame/icmp.js';
 import { META_STRIDE } from '../../../src/dataplane/packet/native.js';
 import type { Ipvs } from '../../../src/core/ipvs.js';
-import { allFrames, ipv4HeaderOk, l4ChecksumOk, loadFrame, rng } from './fixtures.js';
+import { allFrames, ipv4HeaderOk, l4ChecksumOk, loadFrame, refSum, rng } from './fixtures.js';
 import { addService, newIpvs } from './table.js';
 
 const MAC = Uint8Array.from([2, 0, 0, 0, 0, 1]);
@@ -306,4 +306,69 @@ test('random and mutated frames through the whole forwarder never throw and neve
       for (let j = end; j < end + 64; j++) assert.equal(r.buf[j], 0xee, `round ${round}: wrote past a frame`);
     }
   }
+});
+
+/** A UDP datagram of `n` payload bytes from 192.0.2.1:5000 to dst:53, cut into IPv4 fragments of up to 1480 bytes. */
+function udpFragments(dst: number[], n: number, id: number): Uint8Array[] {
+  const udp = new Uint8Array(8 + n);
+  udp.set([0x13, 0x88, 0, 53, (8 + n) >> 8, (8 + n) & 255, 0, 0]);
+  for (let i = 0; i < n; i++) udp[8 + i] = (i * 7) & 255;
+  const pseudo = [192, 0, 2, 1, ...dst, 0, 17, (8 + n) >> 8, (8 + n) & 255];
+  const c = refSum([...pseudo, ...udp]) ^ 0xffff;
+  udp[6] = c >> 8; udp[7] = c & 255;
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < udp.length; at += 1480) {
+    const part = udp.subarray(at, Math.min(udp.length, at + 1480));
+    const f = new Uint8Array(34 + part.length);
+    f.set([...MAC, 2, 0, 0, 0, 0, 0x64, 8, 0]);
+    const more = at + 1480 < udp.length ? 0x2000 : 0;
+    const fo = more | (at / 8);
+    f.set([0x45, 0, (20 + part.length) >> 8, (20 + part.length) & 255, id >> 8, id & 255, fo >> 8, fo & 255, 64, 17, 0, 0, 192, 0, 2, 1, ...dst], 14);
+    const h = refSum([...f.subarray(14, 34)]) ^ 0xffff;
+    f[24] = h >> 8; f[25] = h & 255;
+    f.set(part, 34);
+    out.push(f);
+  }
+  return out;
+}
+
+test('fragments follow the first one: DR unchanged but TTL, NAT with the address rewritten and the datagram checksum right', () => {
+  const ipvs = newIpvs();
+  const r = new Rig(ipvs);
+  const diffs = [
+    addService(ipvs, 'udp', VIP, 53, 'rr', [{ addr: '198.51.100.11', method: 'route' }]),
+    addService(ipvs, 'udp', '192.0.2.3', 53, 'rr', [{ addr: '198.51.100.12', method: 'masq' }]),
+  ];
+  for (const diff of diffs) {
+    for (const s of diff.addedServices) r.fw.addVip(s.addr);
+    for (const d of diff.addedDests) r.fw.addDest(d);
+  }
+  r.arpReply(0xc633640b, RS1_MAC);
+  r.arpReply(0xc633640c, RS1_MAC);
+  r.run();
+  // DR: a later fragment before its first is dropped; then the whole datagram goes through.
+  const dr = udpFragments([192, 0, 2, 2], 3000, 77);
+  r.add(dr[2]);
+  assert.equal(r.run().length, 0);
+  for (const f of dr) r.add(f);
+  const outDr = r.run();
+  assert.equal(outDr.length, 3);
+  outDr.forEach((o, i) => {
+    assert.deepEqual([...o.subarray(0, 6)], RS1_MAC);
+    assert.equal(o[22], 63);
+    assert.deepEqual([...o.subarray(26, 34)], [...dr[i].subarray(26, 34)]);
+    assert.ok(ipv4HeaderOk(o, 14));
+  });
+  // NAT: every fragment gets the real server as destination; the reassembled UDP checksum verifies.
+  const nat = udpFragments([192, 0, 2, 3], 3000, 78);
+  for (const f of nat) r.add(f);
+  const outNat = r.run();
+  assert.equal(outNat.length, 3);
+  const udp: number[] = [];
+  for (const o of outNat) {
+    assert.deepEqual([...o.subarray(30, 34)], [198, 51, 100, 12]);
+    assert.ok(ipv4HeaderOk(o, 14));
+    udp.push(...o.subarray(34));
+  }
+  assert.equal(refSum([192, 0, 2, 1, 198, 51, 100, 12, 0, 17, udp.length >> 8, udp.length & 255, ...udp]), 0xffff);
 });
