@@ -4,6 +4,10 @@ import assert from 'node:assert/strict';
 import { openPacketSocket, META_STRIDE } from '../../../src/dataplane/packet/native.js';
 import { DirectorLab, e2eSkip, RS, RS6, sleep, VIP, VIP6 } from './e2e.js';
 import { addService } from './table.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const runIn = (ns: string, cmd: string, args: string[]) => promisify(execFile)('ip', ['netns', 'exec', ns, cmd, ...args]);
 
 const skip = e2eSkip();
 
@@ -85,6 +89,29 @@ test('DR over IPv6 (root): neighbour discovery both ways, curl alternates betwee
     for (let i = 0; i < 4; i++) got.push(await lab.curlUrl(`http://[${VIP6}]/`));
     assert.deepEqual(got, [lab.pages[1], lab.pages[0], lab.pages[1], lab.pages[0]]);
     for (const c of lab.ipvs.listConns(lab.now())) assert.equal(c.vaddr, VIP6);
+  } finally {
+    lab.cleanup();
+  }
+});
+
+test('DR (root): a 3000-byte UDP datagram crosses the director in fragments and is answered', { skip, timeout: 60_000 }, async () => {
+  const lab = new DirectorLab('dr');
+  try {
+    // UDP echo of the datagram's length on port 53 of each real server.
+    for (const ns of lab.rs) {
+      lab.lab.spawnIn(ns, process.execPath, ['-e',
+        "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(String(m.length),r.port,r.address));s.bind(53,'0.0.0.0')"]);
+    }
+    const dp = await lab.start();
+    await dp.apply(addService(lab.ipvs, 'udp', VIP, 53, 'rr', [{ addr: RS[0], method: 'route' }]));
+    await lab.waitNeighbours([RS[0]]);
+    await sleep(300);
+    const code = "const s=require('dgram').createSocket('udp4');s.on('message',(m)=>{console.log(String(m));process.exit(0)});" +
+      `s.send(Buffer.alloc(3000,7),53,'${VIP}');setTimeout(()=>process.exit(1),4000)`;
+    const { stdout } = await runIn(lab.client, process.execPath, ['-e', code]);
+    assert.equal(stdout.trim(), '3000');
+    assert.equal(dp.stats().drops.fragment ?? 0, 0);
+    assert.ok(dp.forwarder.env.forwarded[3] >= 3, 'first and later fragments forwarded');
   } finally {
     lab.cleanup();
   }
