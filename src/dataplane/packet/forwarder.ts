@@ -92,8 +92,10 @@ export class Forwarder {
   gateway4: number;
   onLinkNet: number;
   onLinkMask: number;
-  /** Frames seen, by outcome (for stats and benches). */
+  /** Frames seen (for stats and benches). */
   rxFrames = 0;
+  /** GSO super-frames among them (sent on with their GSO facts, or cut for a tunnel). */
+  gsoFrames = 0;
   readonly #ask = new Uint32Array(64);
   /** Datagrams whose first fragment was forwarded. */
   readonly frags = new FragTable();
@@ -258,6 +260,7 @@ export class Forwarder {
         csumOff = p.proto === IPPROTO_TCP ? 16 : p.proto === IPPROTO_UDP ? 6 : 2;
       }
       if (gsoFrame) {
+        this.gsoFrames++;
         partial = true;
         txFlags = F_NEEDS_CSUM | F_GSO;
         gso = rx[m + M_GSO];

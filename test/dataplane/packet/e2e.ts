@@ -115,8 +115,9 @@ export class DirectorLab {
   serve(i: number, port: number, page: string): void {
     // A tiny node server (node is wherever the tests run, the oracle VM included). It reads and
     // discards request bodies, so uploads can be sent through the director too.
+    // GET /big answers 4 MiB of 'x' (large replies: GSO frames through a NAT director).
     const code = `require('http').createServer((q, s) => { let n = 0; q.on('data', (d) => { n += d.length; }); ` +
-      `q.on('end', () => s.end(${JSON.stringify(page)} + (n ? ' got ' + n : '') + '\\n')); }).listen(${port}, '::')`;
+      `q.on('end', () => s.end(q.url === '/big' ? Buffer.alloc(4 << 20, 120) : ${JSON.stringify(page)} + (n ? ' got ' + n : '') + '\\n')); }).listen(${port}, '::')`;
     this.lab.spawnIn(this.rs[i], process.execPath, ['-e', code]);
   }
 
@@ -159,6 +160,15 @@ export class DirectorLab {
 
   async curl(...extra: string[]): Promise<string> {
     return this.curlUrl(`http://${VIP}/`, ...extra);
+  }
+
+  /** POSTs `body` (from standard input, so it may be large) to the VIP. */
+  curlWithInput(body: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const c = execFile('ip', ['netns', 'exec', this.client, 'curl', '-s', '-m', String(10 * SLOW), '--data-binary', '@-', `http://${VIP}/`],
+        { maxBuffer: 1 << 24 }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim())));
+      c.stdin?.end(body);
+    });
   }
 
   async curlUrl(url: string, ...extra: string[]): Promise<string> {
