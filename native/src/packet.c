@@ -85,7 +85,8 @@ static napi_value throw_errno(napi_env env, int err, const char *what, const cha
   const char *name = err == EPERM ? "EPERM" : err == EACCES ? "EACCES" : err == ENODEV ? "ENODEV"
     : err == ENOENT ? "ENOENT" : err == EINVAL ? "EINVAL" : err == ENETDOWN ? "ENETDOWN"
     : err == EMSGSIZE ? "EMSGSIZE" : err == ENOMEM ? "ENOMEM" : err == EBADF ? "EBADF" : "EIO";
-  snprintf(msg, sizeof msg, "%s \"%s\": %s (%s)", what, ifname ? ifname : "", strerror(err), name);
+  if (ifname && ifname[0]) snprintf(msg, sizeof msg, "%s \"%s\": %s (%s)", what, ifname, strerror(err), name);
+  else snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), name);
   napi_value code, m, e;
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
@@ -523,7 +524,7 @@ static napi_value js_set_filter(napi_env env, napi_callback_info info) {
   napi_get_typedarray_info(env, argv[1], &tt, &len, &data, &ab, &boff);
   if (tt != napi_uint8_array || len == 0 || len % 8 != 0 || len / 8 > BPF_MAXINSNS) return throw_type(env, "filter must be 1..4096 instructions of 8 bytes");
   struct sock_fprog fp = { .len = (unsigned short)(len / 8), .filter = data };
-  if (setsockopt(s->fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp) < 0) return throw_errno(env, errno, "Cannot attach BPF filter on interface index", "");
+  if (setsockopt(s->fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp) < 0) return throw_errno(env, errno, "Cannot attach BPF filter to the packet socket", NULL);
   return NULL;
 }
 
@@ -561,7 +562,7 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
   if (!s->poll_init) {
     uv_loop_t *loop;
     napi_get_uv_event_loop(env, &loop);
-    if (uv_poll_init(loop, &s->poll, s->fd) != 0) return throw_errno(env, EINVAL, "Cannot poll packet socket", "");
+    if (uv_poll_init(loop, &s->poll, s->fd) != 0) return throw_errno(env, EINVAL, "Cannot poll the packet socket", NULL);
     s->poll.data = s;
     s->poll_init = 1;
   }
@@ -617,7 +618,7 @@ static napi_value js_if_info(napi_env env, napi_callback_info info) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_ifindex = s->ifindex;
-  if (ioctl(s->fd, SIOCGIFNAME, &ifr) < 0) return throw_errno(env, errno, "Interface is gone", "");
+  if (ioctl(s->fd, SIOCGIFNAME, &ifr) < 0) return throw_errno(env, errno, "The packet socket's interface is gone", NULL);
   memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
   napi_value out;
   napi_create_object(env, &out);

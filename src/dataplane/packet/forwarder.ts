@@ -292,7 +292,7 @@ export class Forwarder {
     }
     const toVip = p.af === 2 ? this.vip4.has(f.d0) : this.vip6.size > 0 && this.vip6.has(key6(f.d0, f.d1, f.d2, f.d3));
     if (p.proto === IPPROTO_ICMP || p.proto === IPPROTO_ICMPV6) {
-      this.#icmp(toVip, nowMs);
+      this.#icmp(toVip);
       return;
     }
     if (toVip) {
@@ -420,7 +420,7 @@ export class Forwarder {
    * (to a VIP), or from a NAT real server about a request. Other ICMP (echo to the VIP) is left
    * to the director's stack, as IPVS leaves it.
    */
-  #icmp(toVip: boolean, nowMs: number): void {
+  #icmp(toVip: boolean): void {
     const p = this.p;
     const q = this.q;
     const env = this.env;
@@ -432,13 +432,12 @@ export class Forwarder {
     }
     const ipvs = this.ipvs;
     const f = this.flow;
-    const b = this.b;
     f.af = p.af === 2 ? AF_INET : AF_INET6;
     f.protocol = q.proto;
     f.tcpFlags = 0;
     if (toVip) {
       // The quoted packet went VIP → client; look the entry up as client → VIP.
-      this.#quotedAddrs(f, true);
+      this.#quotedAddrs(f);
       f.sport = q.dport;
       f.dport = q.sport;
       const c = ipvs.conns.findIn(f);
@@ -459,7 +458,7 @@ export class Forwarder {
       return;
     }
     // From a real server: the quoted packet went client → real server.
-    this.#quotedAddrs(f, false);
+    this.#quotedAddrs(f);
     f.sport = q.dport;
     f.dport = q.sport;
     const fromNat = p.af === 2 ? this.nat4.has(f.s0) : this.nat6.has(key6(f.s0, f.s1, f.s2, f.s3));
@@ -468,12 +467,10 @@ export class Forwarder {
     if (c < 0) { env.drops[D_ICMP_NO_CONN]++; return; }
     natIcmpOut(env, p, q, this.peer, c, ipvs.connAddrWord(c, 1, 0), ipvs.connAddrWord(c, 1, 1), ipvs.connAddrWord(c, 1, 2),
       ipvs.connAddrWord(c, 1, 3), ipvs.connVport(c));
-    void nowMs;
-    void b;
   }
 
   /** Flow addresses from the quoted packet, swapped: f.s = quoted destination, f.d = quoted source. */
-  #quotedAddrs(f: Flow, _toVip: boolean): void {
+  #quotedAddrs(f: Flow): void {
     const b = this.b;
     const q = this.q;
     if (q.af === 2) {

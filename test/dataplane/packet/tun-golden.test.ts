@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ARPOP_REPLY, arpWrite } from '../../../src/dataplane/packet/frame/arp.js';
 import { rd16, rd32 } from '../../../src/dataplane/packet/frame/checksum.js';
