@@ -18,6 +18,7 @@ import {
 import { ARPOP_REQUEST, arpAnswerInPlace, arpIsEthIpv4, arpOp, arpSpa, arpTpa, arpWrite, ARP_SHA } from './frame/arp.js';
 import { completePartial, rd16, rd32 } from './frame/checksum.js';
 import { FragTable } from './frag.js';
+import { AddrSet6 } from './addr-set6.js';
 import {
   ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, icmpIsIpvsError, icmpv6IsError, ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH,
   mayAnswerWithError,
@@ -64,7 +65,7 @@ export interface ForwarderConfig {
 }
 
 /** Per-destination facts the hot path needs, cached when the table changes. */
-interface DestEntry { nexthop: number; v6: boolean }
+interface DestEntry { nexthop: number; v6: boolean; nat: boolean }
 
 export class Forwarder {
   readonly ipvs: Ipvs;
@@ -82,11 +83,10 @@ export class Forwarder {
   readonly b: Uint8Array;
   /** VIP (IPv4) → number of services on it. */
   readonly vip4 = new Map<number, number>();
-  /** IPv6 VIPs as "w0:w1:w2:w3" (slow path: IPv6 lookups build the key). */
-  readonly vip6 = new Map<string, number>();
+  readonly vip6 = new AddrSet6();
   /** NAT real server addresses (IPv4) → number of dests. */
   readonly nat4 = new Map<number, number>();
-  readonly nat6 = new Map<string, number>();
+  readonly nat6 = new AddrSet6();
   readonly dests = new Map<Dest, DestEntry>();
   answerArp: boolean;
   gateway4: number;
@@ -132,12 +132,12 @@ export class Forwarder {
 
   addVip(a: IpAddr): void {
     if (a.af === AF_INET) this.vip4.set(a.w0, (this.vip4.get(a.w0) ?? 0) + 1);
-    else { const k = a.words().join(':'); this.vip6.set(k, (this.vip6.get(k) ?? 0) + 1); }
+    else this.vip6.add(a.w0, a.w1, a.w2, a.w3);
   }
 
   delVip(a: IpAddr): void {
     if (a.af === AF_INET) dec(this.vip4, a.w0);
-    else dec(this.vip6, a.words().join(':'));
+    else this.vip6.delete(a.w0, a.w1, a.w2, a.w3);
   }
 
   /** The next hop of an IPv4 real server: itself when on the link (or no gateway), else the gateway. */
@@ -150,10 +150,11 @@ export class Forwarder {
     if (this.dests.has(d)) return;
     const v6 = d.addr.af === AF_INET6;
     const nexthop = v6 ? this.#v6key(d.addr.w0, d.addr.w1, d.addr.w2, d.addr.w3, true) : this.nexthopOf(d.addr.w0);
-    this.dests.set(d, { nexthop, v6 });
+    const nat = (d.connFlags & IP_VS_CONN_F_FWD_MASK) === IP_VS_CONN_F_MASQ;
+    this.dests.set(d, { nexthop, v6, nat });
     if (v6) this.neigh6.want(nexthop); else this.neigh.want(nexthop);
-    if ((d.connFlags & IP_VS_CONN_F_FWD_MASK) === IP_VS_CONN_F_MASQ) {
-      if (v6) { const k = d.addr.words().join(':'); this.nat6.set(k, (this.nat6.get(k) ?? 0) + 1); }
+    if (nat) {
+      if (v6) this.nat6.add(d.addr.w0, d.addr.w1, d.addr.w2, d.addr.w3);
       else this.nat4.set(d.addr.w0, (this.nat4.get(d.addr.w0) ?? 0) + 1);
     }
   }
@@ -163,8 +164,9 @@ export class Forwarder {
     if (!e) return;
     this.dests.delete(d);
     if (e.v6) this.neigh6.release(e.nexthop); else this.neigh.release(e.nexthop);
-    // The method may have been edited since: drop the address from both NAT sets if it was there.
-    if (e.v6) dec(this.nat6, d.addr.words().join(':'));
+    // The method may have been edited since: undo what addDest did, as recorded then.
+    if (!e.nat) return;
+    if (e.v6) this.nat6.delete(d.addr.w0, d.addr.w1, d.addr.w2, d.addr.w3);
     else dec(this.nat4, d.addr.w0);
   }
 
@@ -290,7 +292,7 @@ export class Forwarder {
       this.#nd(nowMs);
       return;
     }
-    const toVip = p.af === 2 ? this.vip4.has(f.d0) : this.vip6.size > 0 && this.vip6.has(key6(f.d0, f.d1, f.d2, f.d3));
+    const toVip = p.af === 2 ? this.vip4.has(f.d0) : this.vip6.has(f.d0, f.d1, f.d2, f.d3);
     if (p.proto === IPPROTO_ICMP || p.proto === IPPROTO_ICMPV6) {
       this.#icmp(toVip);
       return;
@@ -299,7 +301,7 @@ export class Forwarder {
       this.#in(f, nowMs, partial, txFlags, csumStart, csumOff, gso);
       return;
     }
-    const fromNat = p.af === 2 ? this.nat4.has(f.s0) : this.nat6.size > 0 && this.nat6.has(key6(f.s0, f.s1, f.s2, f.s3));
+    const fromNat = p.af === 2 ? this.nat4.has(f.s0) : this.nat6.has(f.s0, f.s1, f.s2, f.s3);
     if (fromNat) {
       this.#out(f, nowMs, partial, txFlags, csumStart, csumOff, gso);
       return;
@@ -461,7 +463,7 @@ export class Forwarder {
     this.#quotedAddrs(f);
     f.sport = q.dport;
     f.dport = q.sport;
-    const fromNat = p.af === 2 ? this.nat4.has(f.s0) : this.nat6.has(key6(f.s0, f.s1, f.s2, f.s3));
+    const fromNat = p.af === 2 ? this.nat4.has(f.s0) : this.nat6.has(f.s0, f.s1, f.s2, f.s3);
     if (!fromNat) { env.drops[D_NOT_OURS]++; return; }
     const c = ipvs.conns.findOut(f);
     if (c < 0) { env.drops[D_ICMP_NO_CONN]++; return; }
@@ -508,7 +510,7 @@ export class Forwarder {
     }
     if (p.icmpType === ND_NS && this.answerArp && this.vip6.size > 0) {
       const t = ndTarget(p);
-      if (this.vip6.has(key6(rd32(b, t), rd32(b, t + 4), rd32(b, t + 8), rd32(b, t + 12)))) {
+      if (this.vip6.has(rd32(b, t), rd32(b, t + 4), rd32(b, t + 8), rd32(b, t + 12))) {
         const len = ndAnswerInPlace(b, p, this.env.mac);
         if (len > 0) this.env.push(p.off, Math.max(len, p.end - p.off), 0, 0, 0, 0);
       }
