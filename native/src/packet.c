@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -65,6 +66,12 @@ typedef struct pkt {
   int32_t *tx_meta;
   uint32_t tx_cap;
   int last_errno;
+  /* TPACKET_V3 receive ring (ring = 1): blocks the kernel fills, walked in recv(). */
+  int ring;
+  uint8_t *rmap;
+  size_t rmap_len;
+  uint32_t rblock_size, rblock_nr, rblock_cur, rpkt_left;
+  uint8_t *rpkt;
   napi_env env;
   napi_ref self_ref;  /* strong while polling, so the handle outlives its callbacks */
   napi_ref cb_ref;
@@ -235,6 +242,7 @@ static void do_close(napi_env env, pkt_t *s) {
   }
   close(s->fd);
   s->fd = -1;
+  if (s->rmap) { munmap(s->rmap, s->rmap_len); s->rmap = NULL; }
   if (env) {
     if (s->cb_ref) { napi_delete_reference(env, s->cb_ref); s->cb_ref = NULL; }
     if (s->actx) { napi_async_destroy(env, s->actx); s->actx = NULL; }
@@ -250,6 +258,7 @@ static void finalize(napi_env env, void *data, void *hint) {
     close(s->fd);
     s->fd = -1;
   }
+  if (s->rmap) { munmap(s->rmap, s->rmap_len); s->rmap = NULL; }
   if (s->self_ref) { napi_delete_reference(env, s->self_ref); s->self_ref = NULL; }
   s->finalized = 1;
   maybe_free(s);
@@ -267,7 +276,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t n;
   if (napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &n) != napi_ok || n == 0 || n >= IFNAMSIZ)
     return throw_type(env, "interface name must be a string of 1 to 15 characters");
-  uint32_t slots = 64, slot_size = 2048 + 256, headroom = 128, scratch = 65536, vnet = 1;
+  uint32_t slots = 64, slot_size = 2048 + 256, headroom = 128, scratch = 65536, vnet = 1, ring = 0;
   char ns[256] = "";
   if (argc > 1) {
     napi_valuetype t;
@@ -275,8 +284,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     if (t == napi_object) {
       if (get_u32_prop(env, argv[1], "slots", slots, &slots) || get_u32_prop(env, argv[1], "slotSize", slot_size, &slot_size) ||
           get_u32_prop(env, argv[1], "headroom", headroom, &headroom) || get_u32_prop(env, argv[1], "scratch", scratch, &scratch) ||
-          get_u32_prop(env, argv[1], "vnetHdr", vnet, &vnet) || get_str_prop(env, argv[1], "netns", ns, sizeof ns))
-        return throw_type(env, "open options: slots, slotSize, headroom, scratch, vnetHdr are numbers, netns a string");
+          get_u32_prop(env, argv[1], "vnetHdr", vnet, &vnet) || get_u32_prop(env, argv[1], "ring", ring, &ring) ||
+          get_str_prop(env, argv[1], "netns", ns, sizeof ns))
+        return throw_type(env, "open options: slots, slotSize, headroom, scratch, vnetHdr, ring are numbers, netns a string");
     }
   }
   if (slots < 1 || slots > 4096 || slot_size < 256 || slot_size > 262144 || headroom >= slot_size - 128 || scratch > (64u << 20))
@@ -309,6 +319,29 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (vnet && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) == 0) vnet_ok = 1;
   setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
   setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+  /* The TPACKET_V3 ring: 16 blocks of 1 MiB, each handed over when full or after 1 ms. */
+  uint8_t *rmap = NULL;
+  size_t rmap_len = 0;
+  const uint32_t rblock_size = 1u << 20, rblock_nr = 16;
+  if (ring) {
+    int v3 = TPACKET_V3;
+    struct tpacket_req3 req;
+    memset(&req, 0, sizeof req);
+    req.tp_block_size = rblock_size;
+    req.tp_block_nr = rblock_nr;
+    req.tp_frame_size = 2048;
+    req.tp_frame_nr = rblock_size / 2048 * rblock_nr;
+    req.tp_retire_blk_tov = 1;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof v3) < 0 ||
+        setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) {
+      err = errno; close(fd); netns_leave(saved); return throw_errno(env, err, "Cannot set up the TPACKET_V3 ring on", ifname);
+    }
+    rmap_len = (size_t)rblock_size * rblock_nr;
+    rmap = mmap(NULL, rmap_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (rmap == MAP_FAILED) {
+      err = errno; close(fd); netns_leave(saved); return throw_errno(env, err, "Cannot map the TPACKET_V3 ring of", ifname);
+    }
+  }
   int bufsz = 8 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof bufsz);
   setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz, sizeof bufsz);
@@ -319,12 +352,17 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   sll.sll_protocol = htons(ETH_P_ALL);
   sll.sll_ifindex = (int)ifindex;
   if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
-    err = errno; close(fd); netns_leave(saved); return throw_errno(env, err, "Cannot bind AF_PACKET socket to", ifname);
+    err = errno; if (rmap) munmap(rmap, rmap_len); close(fd); netns_leave(saved); return throw_errno(env, err, "Cannot bind AF_PACKET socket to", ifname);
   }
   netns_leave(saved);
 
   pkt_t *s = calloc(1, sizeof *s);
-  if (!s) { close(fd); return throw_errno(env, ENOMEM, "Out of memory opening", ifname); }
+  if (!s) { if (rmap) munmap(rmap, rmap_len); close(fd); return throw_errno(env, ENOMEM, "Out of memory opening", ifname); }
+  s->ring = ring ? 1 : 0;
+  s->rmap = rmap;
+  s->rmap_len = rmap_len;
+  s->rblock_size = rblock_size;
+  s->rblock_nr = rblock_nr;
   s->fd = fd;
   s->ifindex = (int)ifindex;
   s->vnet = vnet_ok;
@@ -358,6 +396,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   set_u32(env, h, "batch", s->batch);
   set_u32(env, h, "txBatch", s->tx_cap);
   set_u32(env, h, "vnetHdr", (uint32_t)vnet_ok);
+  set_u32(env, h, "ring", (uint32_t)s->ring);
   napi_value name;
   napi_create_string_utf8(env, ifname, NAPI_AUTO_LENGTH, &name);
   napi_set_named_property(env, h, "ifname", name);
@@ -373,6 +412,63 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
 /* ---------- receive ---------- */
 
+/* Walks the TPACKET_V3 ring: copies up to `batch` frames into the slots (so JavaScript sees the
+ * same layout as with recvmmsg), hands finished blocks back to the kernel. */
+static int ring_recv(pkt_t *s) {
+  const uint32_t vlen = s->vnet ? sizeof(struct virtio_net_hdr) : 0;
+  const uint32_t room = s->slot_size - s->headroom;
+  int n = 0;
+  while ((uint32_t)n < s->batch) {
+    struct tpacket_block_desc *bd = (struct tpacket_block_desc *)(s->rmap + (size_t)s->rblock_cur * s->rblock_size);
+    if (s->rpkt == NULL) {
+      if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
+      s->rpkt_left = bd->hdr.bh1.num_pkts;
+      s->rpkt = (uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt;
+    }
+    while (s->rpkt_left > 0 && (uint32_t)n < s->batch) {
+      struct tpacket3_hdr *ph = (struct tpacket3_hdr *)s->rpkt;
+      const struct sockaddr_ll *sll = (const struct sockaddr_ll *)(s->rpkt + TPACKET_ALIGN(sizeof(struct tpacket3_hdr)));
+      uint8_t *mac = s->rpkt + ph->tp_mac;
+      uint32_t len = ph->tp_snaplen < room ? ph->tp_snaplen : room;
+      int32_t flags = 0, cstart = 0, coff = 0, gso = 0;
+      if (len < ph->tp_len) flags |= F_TRUNC;
+      if (ph->tp_status & TP_STATUS_CSUMNOTREADY) flags |= F_NEEDS_CSUM;
+#ifdef TP_STATUS_CSUM_VALID
+      if (ph->tp_status & TP_STATUS_CSUM_VALID) flags |= F_CSUM_VALID;
+#endif
+      if (vlen) {
+        struct virtio_net_hdr vh;
+        memcpy(&vh, mac - vlen, sizeof vh);
+        if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) { flags |= F_NEEDS_CSUM; cstart = vh.csum_start; coff = vh.csum_offset; }
+        if (vh.flags & VIRTIO_NET_HDR_F_DATA_VALID) flags |= F_CSUM_VALID;
+        if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE) { flags |= F_GSO; gso = ((int32_t)vh.gso_type << 16) | vh.gso_size; }
+      }
+      int32_t vlan = 0;
+      if (ph->tp_status & TP_STATUS_VLAN_VALID) { flags |= F_VLAN; vlan = ph->hv1.tp_vlan_tci; }
+      size_t off = (size_t)n * s->slot_size + s->headroom;
+      memcpy(s->buf + off, mac, len);
+      int32_t *o = s->rx_meta + n * META_STRIDE;
+      o[0] = (int32_t)off;
+      o[1] = (int32_t)len;
+      o[2] = flags;
+      o[3] = vlan;
+      o[4] = cstart;
+      o[5] = coff;
+      o[6] = gso;
+      o[7] = sll->sll_pkttype;
+      n++;
+      s->rpkt_left--;
+      s->rpkt += ph->tp_next_offset;
+    }
+    if (s->rpkt_left == 0) {
+      __atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+      s->rpkt = NULL;
+      s->rblock_cur = (s->rblock_cur + 1) % s->rblock_nr;
+    }
+  }
+  return n;
+}
+
 /* recv(h) -> number of frames described in rxMeta (0 when nothing is waiting). */
 static napi_value js_recv(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -380,6 +476,11 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   pkt_t *s = unwrap(env, argv[0]);
   if (!s) return NULL;
+  if (s->ring) {
+    napi_value rr;
+    napi_create_int32(env, ring_recv(s), &rr);
+    return rr;
+  }
   const uint32_t vlen = s->vnet ? sizeof(struct virtio_net_hdr) : 0;
   const uint32_t room = s->slot_size - s->headroom;
   for (uint32_t i = 0; i < s->batch; i++) {

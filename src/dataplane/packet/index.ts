@@ -17,6 +17,7 @@
  *   gateway     (string) next hop for real servers outside localAddr's prefix
  *   slots       (number, default 128) receive batch size (64 KiB each)
  *   pmtuDisc    (boolean, default true) as /proc/sys/net/ipv4/vs/pmtu_disc
+ *   ring        (boolean, default true) receive through a TPACKET_V3 ring (false: recvmmsg)
  */
 import { AF_INET, IpAddr, parseIPv4, parseIPv6 } from '../../core/addr.js';
 import type { Dest } from '../../core/dest.js';
@@ -39,6 +40,7 @@ export interface PacketSettings {
   gateway?: string;
   slots: number;
   pmtuDisc: boolean;
+  ring: boolean;
 }
 
 const HOUSEKEEPING_MS = 250;
@@ -49,7 +51,7 @@ function bad(msg: string, hint: string): TslvsError {
 
 /** Validates the settings once, all or nothing (STYLE rule 7). */
 export function parsePacketSettings(s: Readonly<Record<string, unknown>>): Readonly<PacketSettings> {
-  const known = new Set(['interface', 'netns', 'answerArp', 'localAddr', 'localAddr6', 'gateway', 'slots', 'pmtuDisc']);
+  const known = new Set(['interface', 'netns', 'answerArp', 'localAddr', 'localAddr6', 'gateway', 'slots', 'pmtuDisc', 'ring']);
   for (const k of Object.keys(s)) {
     if (!known.has(k) && s[k] !== undefined) throw bad(`Unknown packet dataplane setting "${k}"`, `use one of ${[...known].join(', ')}`);
   }
@@ -85,7 +87,7 @@ export function parsePacketSettings(s: Readonly<Record<string, unknown>>): Reado
   }
   return Object.freeze({
     interface: ifname, netns: str('netns'), answerArp: bool('answerArp', true), localAddr, localAddr6, gateway, slots,
-    pmtuDisc: bool('pmtuDisc', true),
+    pmtuDisc: bool('pmtuDisc', true), ring: bool('ring', true),
   });
 }
 
@@ -292,6 +294,7 @@ export async function createDataplane(opts: DataplaneOptions): Promise<Dataplane
   const { addon, h } = openPacketSocket(settings.interface, {
     netns: settings.netns,
     slots: settings.slots,
+    ring: settings.ring ? 1 : 0,
     // Every slot takes a GSO super-frame (up to 64 KiB) whole.
     slotSize: 65536 + 512,
     headroom: 128,

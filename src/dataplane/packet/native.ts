@@ -61,6 +61,8 @@ export interface PacketHandle extends IfFacts {
   readonly txBatch: number;
   /** 1 when frames carry a virtio_net_hdr (checksum offsets, GSO). */
   readonly vnetHdr: number;
+  /** 1 when frames come from a TPACKET_V3 ring (copied into the slots), 0 with recvmmsg. */
+  readonly ring: number;
 }
 
 export interface OpenOptions {
@@ -71,6 +73,8 @@ export interface OpenOptions {
   headroom?: number;
   scratch?: number;
   vnetHdr?: number;
+  /** 1: receive through a TPACKET_V3 ring instead of recvmmsg. */
+  ring?: number;
 }
 
 export interface PacketAddon {

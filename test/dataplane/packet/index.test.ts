@@ -12,7 +12,7 @@ import { addService, newIpvs } from './table.js';
 
 test('settings: defaults, and every bad value refused with what to do', () => {
   const s = parsePacketSettings({ interface: 'eth0' });
-  assert.deepEqual({ ...s }, { interface: 'eth0', netns: undefined, answerArp: true, localAddr: undefined, localAddr6: undefined, gateway: undefined, slots: 128, pmtuDisc: true });
+  assert.deepEqual({ ...s }, { interface: 'eth0', netns: undefined, answerArp: true, localAddr: undefined, localAddr6: undefined, gateway: undefined, slots: 128, pmtuDisc: true, ring: true });
   assert.ok(Object.isFrozen(s));
   const bad = (x: Record<string, unknown>, re: RegExp): void => {
     assert.throws(() => parsePacketSettings(x), (e: unknown) => isTslvsError(e) && e.code === 'TSLVS_ERR_BAD_OPTION' && re.test(`${e.message} | ${e.hint}`));

@@ -30,7 +30,7 @@ test('without privileges the error says to run as root or use the proxy dataplan
   assert.match(r.stdout, /Cannot open AF_PACKET socket on "lo": permission denied \(EPERM\) \| run as root .*--dataplane proxy/);
 });
 
-test('frames sent in one batch arrive in one batch on the other side, with interface facts (root)', { skip }, async () => {
+for (const ring of [0, 1]) test(`frames sent in one batch arrive on the other side (${ring ? 'TPACKET_V3 ring' : 'recvmmsg'}), with interface facts (root)`, { skip }, async () => {
   const lab = new Lab();
   try {
     const a = lab.ns('a');
@@ -38,7 +38,8 @@ test('frames sent in one batch arrive in one batch on the other side, with inter
     lab.pair(a, 'eth0', b, 'eth0');
     nsExec(a, 'ip', 'link', 'set', 'eth0', 'mtu', '1400');
     const tx = openPacketSocket('eth0', { netns: a, slots: 8 });
-    const rx = openPacketSocket('eth0', { netns: b, slots: 64 });
+    const rx = openPacketSocket('eth0', { netns: b, slots: 64, ring });
+    assert.equal(rx.h.ring, ring);
     assert.equal(tx.h.mtu, 1400);
     assert.equal(tx.h.mac.length, 6);
     assert.ok(tx.h.ifindex > 0);
@@ -63,7 +64,7 @@ test('frames sent in one batch arrive in one batch on the other side, with inter
     tx.h.txMeta[20 * META_STRIDE] = -5;
     tx.h.txMeta[20 * META_STRIDE + 1] = 60;
     assert.equal(tx.addon.send(tx.h, 21), 20);
-    await sleep(50);
+    await sleep(50 + ring * 50); // a ring block is handed over when full or after 1 ms
     const seen: number[] = [];
     const rbuf = new Uint8Array(rx.h.buffer);
     for (let n = rx.addon.recv(rx.h); n > 0; n = rx.addon.recv(rx.h)) {
