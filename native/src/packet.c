@@ -7,8 +7,9 @@
  *     and NAT replies reach userspace;
  *   - PACKET_VNET_HDR (checksum start/offset of partial checksums, GSO facts) and
  *     PACKET_AUXDATA (TP_STATUS_CSUMNOTREADY, VLAN tags the kernel took out of the frame);
- *   - batched receive with recvmmsg and batched send with sendmmsg, both straight from
- *     and into one shared ArrayBuffer: JavaScript gets one call per batch, never one per frame;
+ *   - batched receive from a TPACKET_V3 ring (option ring: 1; frames copied into the slots)
+ *     or with recvmmsg, and batched send with sendmmsg, all through one shared ArrayBuffer:
+ *     JavaScript gets one call per batch, never one per frame;
  *   - readiness through libuv (uv_poll): one JavaScript callback when the socket is readable.
  *
  * Layout shared with JavaScript (see src/dataplane/packet/native.ts):
