@@ -499,6 +499,32 @@ test('lc sees every relayed connection: open connections steer the next pick', a
   }
 });
 
+test('thresholds (-x): a real server at its upper threshold is OVERLOAD and skipped until entries go', async () => {
+  const dir = new Director();
+  const a = await realServer('A');
+  const b = await realServer('B');
+  const held: net.Socket[] = [];
+  try {
+    const port = await freePort(VIP);
+    const id = await dir.addService('tcp', VIP, port);
+    await dir.addDest(id, '127.0.0.1', a.port);
+    const db = await dir.addDest(id, '127.0.0.1', b.port, { x: 1 });
+    const c = await connect(port);
+    held.push(c);
+    assert.equal(await readLine(c), 'B');
+    assert.equal(db.isOverloaded(), true);
+    for (let i = 0; i < 3; i++) assert.equal(await whoServes(VIP, port), 'A');
+    // Counting is by totalconns (TIME_WAIT included, §4.2): closing B's connection does not
+    // clear the flag while its entry lingers.
+    c.destroy();
+    await until(() => dir.dp.details().activeFlows === 0, 2000, 'the sessions to end');
+    assert.equal(await whoServes(VIP, port), 'A');
+  } finally {
+    for (const s of held) s.destroy();
+    await dir.close(); await a.close(); await b.close();
+  }
+});
+
 test('IPv6: a service on ::1 relays to an IPv6 real server', async () => {
   const dir = new Director();
   const a = await realServer('A6', '::1');
