@@ -39,15 +39,9 @@ test('apply (root): a VIP is answered for while its service exists, and not afte
     const p = openPacketSocket('eth0', { netns: peer, slots: 32 });
     p.addon.setFilter(p.h, new Uint8Array([6, 0, 0, 0, 0xff, 0xff, 0, 0]));
     const buf = new Uint8Array(p.h.buffer);
-    const ask = async (): Promise<{ replies: number; announced: number }> => {
-      const o = p.h.scratchOffset;
-      arpWrite(buf, o, ARPOP_REQUEST, p.h.mac, 0, 0xc6336464, 0xcb00710a, null, 0);
-      p.h.txMeta.fill(0, 0, META_STRIDE);
-      p.h.txMeta[0] = o; p.h.txMeta[1] = 60;
-      p.addon.send(p.h, 1);
-      await sleep(200);
-      let replies = 0;
-      let announced = 0;
+    let replies = 0;
+    let announced = 0;
+    const drain = (): void => {
       for (let n = p.addon.recv(p.h); n > 0; n = p.addon.recv(p.h)) {
         for (let i = 0; i < n; i++) {
           const f = p.h.rxMeta[i * META_STRIDE];
@@ -55,17 +49,32 @@ test('apply (root): a VIP is answered for while its service exists, and not afte
           if (arpOp(buf, f + 14) === ARPOP_REPLY) replies++; else announced++;
         }
       }
+    };
+    /** Asks who has 203.0.113.10; waits for an answer when one is expected, 300 ms otherwise. */
+    const ask = async (expect: boolean): Promise<{ replies: number; announced: number }> => {
+      replies = 0;
+      announced = 0;
+      const o = p.h.scratchOffset;
+      arpWrite(buf, o, ARPOP_REQUEST, p.h.mac, 0, 0xc6336464, 0xcb00710a, null, 0);
+      p.h.txMeta.fill(0, 0, META_STRIDE);
+      p.h.txMeta[0] = o; p.h.txMeta[1] = 60;
+      p.addon.send(p.h, 1);
+      for (let t = 0; t < (expect ? 40 : 6); t++) {
+        await sleep(50);
+        drain();
+        if (expect && replies > 0) break;
+      }
       return { replies, announced };
     };
-    assert.deepEqual(await ask(), { replies: 0, announced: 0 });
+    assert.deepEqual(await ask(false), { replies: 0, announced: 0 });
     const add = addService(ipvs, 'tcp', '203.0.113.10', 80, 'rr', []);
     await dp.apply(add);
-    const withSvc = await ask();
+    const withSvc = await ask(true);
     assert.equal(withSvc.replies, 1);
     assert.equal(withSvc.announced, 1, 'a gratuitous ARP when the VIP appeared');
     const del = ipvs.table.transaction(() => ipvs.table.delService({ af: 2, protocol: 6, addr: add.addedServices[0].addr, port: 80, fwmark: 0 })).diff;
     await dp.apply(del);
-    assert.deepEqual(await ask(), { replies: 0, announced: 0 });
+    assert.deepEqual(await ask(false), { replies: 0, announced: 0 });
     p.addon.close(p.h);
     await dp.close();
   } finally {
