@@ -16,7 +16,7 @@ function addr(s: string): IpAddr {
   return a;
 }
 
-export interface DestSpec { addr: string; port?: number; method: FwdMethod; weight?: number; tunType?: number; tunPort?: number }
+export interface DestSpec { addr: string; port?: number; method: FwdMethod; weight?: number; tunType?: number; tunPort?: number; tunFlags?: number }
 
 /** Adds a service with its dests in one transaction; returns the diff to apply. */
 export function addService(ipvs: Ipvs, proto: 'tcp' | 'udp', vip: string, port: number, sched: string, dests: DestSpec[]): TableDiff {
@@ -30,7 +30,7 @@ export function addService(ipvs: Ipvs, proto: 'tcp' | 'udp', vip: string, port: 
       const da = addr(d.addr);
       ipvs.table.addDest(id, {
         af: da.af, addr: da, port: d.port ?? port, connFlags: fwdFlagOf(d.method), weight: d.weight ?? 1,
-        uThreshold: 0, lThreshold: 0, tunType: d.tunType ?? 0, tunPort: d.tunPort ?? 0, tunFlags: 0,
+        uThreshold: 0, lThreshold: 0, tunType: d.tunType ?? 0, tunPort: d.tunPort ?? 0, tunFlags: d.tunFlags ?? 0,
       });
     }
   }).diff;

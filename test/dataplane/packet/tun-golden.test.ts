@@ -1,4 +1,4 @@
-// Our IPIP and GUE encapsulation against the real kernel's (test/golden/packet/tun-kernel.txt,
+// Our IPIP, GUE and GRE encapsulation against the real kernel's (test/golden/packet/tun-kernel.txt,
 // recorded in the oracle VM by record-tun-kernel.sh): the client's SYN is rebuilt from the
 // kernel's inner packet, sent through the Forwarder with the same table, and the outer headers
 // compared field by field.
@@ -16,14 +16,14 @@ import { addService, newIpvs } from './table.js';
 
 const GOLDEN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../test/golden/packet/tun-kernel.txt');
 const frames = existsSync(GOLDEN)
-  ? readFileSync(GOLDEN, 'utf8').split('\n').map((l) => /^(ipip|gue) (\d+) ([0-9a-f]+)$/.exec(l)).filter((m) => m !== null)
+  ? readFileSync(GOLDEN, 'utf8').split('\n').map((l) => /^(ipip|gue|gre|gre-csum) (\d+) ([0-9a-f]+)$/.exec(l)).filter((m) => m !== null)
   : [];
 
 for (const m of frames) {
   const kind = m![1];
   const k = Uint8Array.from(Buffer.from(m![3], 'hex'));
   test(`${kind}: our outer headers match the kernel's IPVS (Linux 6.1, oracle)`, () => {
-    const encap = kind === 'ipip' ? 20 : 32;
+    const encap = { ipip: 20, gue: 32, gre: 24, 'gre-csum': 28 }[kind]!;
     const inner = k.slice(14 + encap);
     // The client's packet: one hop earlier (TTL + 1), header checksum recomputed.
     inner[8]++;
@@ -44,7 +44,10 @@ for (const m of frames) {
     });
     const vport = rd16(inner, 22);
     const diff = addService(ipvs, 'tcp', '203.0.113.10', vport, 'rr', [
-      { addr: '198.51.100.11', method: 'tunnel', tunType: kind === 'gue' ? 1 : 0, tunPort: kind === 'gue' ? 6080 : 0 },
+      {
+        addr: '198.51.100.11', method: 'tunnel', tunType: { ipip: 0, gue: 1, gre: 2, 'gre-csum': 2 }[kind],
+        tunPort: kind === 'gue' ? 6080 : 0, tunFlags: kind === 'gre-csum' ? 1 : 0,
+      },
     ]);
     for (const sv of diff.addedServices) fw.addVip(sv.addr);
     for (const d of diff.addedDests) fw.addDest(d);
@@ -83,6 +86,14 @@ for (const m of frames) {
       assert.equal(rd16(out, u + 6), rd16(k, u + 6), 'UDP checksum (none without --tun-csum)');
       assert.deepEqual([...out.subarray(u + 8, u + 12)], [...k.subarray(u + 8, u + 12)], 'GUE header');
     }
+    if (kind.startsWith('gre')) {
+      const g = o + 20;
+      assert.deepEqual([...out.subarray(g, g + 4)], [...k.subarray(g, g + 4)], 'GRE flags and protocol');
+      if (kind === 'gre-csum') {
+        assert.equal(rd16(out, g + 6), 0, 'reserved');
+        assert.equal(refSum([...out.subarray(g)]), 0xffff, 'GRE checksum over header and payload');
+      }
+    }
     // The inner packet is the kernel's byte for byte, but for its checksum, which we complete.
     const ti = 14 + encap;
     const csumAt = ti + 20 + 16;
@@ -93,5 +104,5 @@ for (const m of frames) {
 }
 
 test('the kernel\'s encapsulation was recorded for both tunnel types', () => {
-  assert.deepEqual(frames.map((m) => m![1]).sort(), ['gue', 'ipip']);
+  assert.deepEqual(frames.map((m) => m![1]).sort(), ['gre', 'gre-csum', 'gue', 'ipip']);
 });

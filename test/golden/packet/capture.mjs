@@ -1,5 +1,5 @@
 // Capture helper for record-tun-kernel.sh (runs inside the oracle VM): prints, as hex, the first
-// frame of each kind (ipip, gue) seen on eth0 of the namespace given, for `seconds`.
+// frame of each kind (ipip, gue, gre, gre-csum) seen on eth0 of the namespace given, for `seconds`.
 // Needs the checkout built (dist/ and the native addon).
 import { META_STRIDE, openPacketSocket } from '../../../dist/src/dataplane/packet/native.js';
 
@@ -16,11 +16,12 @@ const timer = setInterval(() => {
       const len = h.rxMeta[i * META_STRIDE + 1];
       if (buf[o + 12] !== 8 || buf[o + 13] !== 0) continue;
       const proto = buf[o + 23];
-      const kind = proto === 4 ? 'ipip' : proto === 17 && ((buf[o + 36] << 8) | buf[o + 37]) === 6080 ? 'gue' : null;
+      const kind = proto === 4 ? 'ipip' : proto === 17 && ((buf[o + 36] << 8) | buf[o + 37]) === 6080 ? 'gue'
+        : proto === 47 ? (buf[o + 34] & 0x80 ? 'gre-csum' : 'gre') : null;
       if (!kind || seen.has(kind)) continue;
       seen.add(kind);
       console.log(`${kind} ${h.rxMeta[i * META_STRIDE + 2]} ${Buffer.from(buf.subarray(o, o + len)).toString('hex')}`);
     }
   }
-  if (Date.now() > end || seen.size === 2) { clearInterval(timer); addon.close(h); }
+  if (Date.now() > end || seen.size === 4) { clearInterval(timer); addon.close(h); }
 }, 20);

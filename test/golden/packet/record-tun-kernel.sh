@@ -1,6 +1,6 @@
 #!/bin/sh
 # Records how the real kernel's IPVS encapsulates a client's SYN for a tunnel destination (IPIP,
-# and GUE to port 6080), as seen on the real server's link: test/golden/packet/tun-kernel.txt.
+# GUE to port 6080, GRE without and with checksum), as seen on the real server's link: test/golden/packet/tun-kernel.txt.
 # Runs itself inside the IPVS oracle VM:
 #   IPVS_ORACLE=/path/to/ipvs-oracle test/golden/packet/record-tun-kernel.sh
 # (build first: npm run build && npm run build:native; the VM sees this checkout read-only).
@@ -35,12 +35,18 @@ ip netns exec dir ipvsadm -A -t 203.0.113.10:80 -s rr
 ip netns exec dir ipvsadm -a -t 203.0.113.10:80 -r 198.51.100.11 -i
 ip netns exec dir ipvsadm -A -t 203.0.113.10:81 -s rr
 ip netns exec dir ipvsadm -a -t 203.0.113.10:81 -r 198.51.100.11 -i --tun-type gue --tun-port 6080
+ip netns exec dir ipvsadm -A -t 203.0.113.10:82 -s rr
+ip netns exec dir ipvsadm -a -t 203.0.113.10:82 -r 198.51.100.11 -i --tun-type gre
+ip netns exec dir ipvsadm -A -t 203.0.113.10:83 -s rr
+ip netns exec dir ipvsadm -a -t 203.0.113.10:83 -r 198.51.100.11 -i --tun-type gre --tun-csum
 echo "kernel: $(uname -r)"
 ip netns exec dir ipvsadm -S -n
-node "$here/capture.mjs" rs 120 > "$ORACLE_DIR/frames.txt" &
+node "$here/capture.mjs" rs 150 > "$ORACLE_DIR/frames.txt" &
 cap=$!
 sleep 60
 ip netns exec cl curl -s -m 5 http://203.0.113.10:80/ || true
 ip netns exec cl curl -s -m 5 http://203.0.113.10:81/ || true
+ip netns exec cl curl -s -m 5 http://203.0.113.10:82/ || true
+ip netns exec cl curl -s -m 5 http://203.0.113.10:83/ || true
 wait $cap
 cat "$ORACLE_DIR/frames.txt"

@@ -1,9 +1,9 @@
 /**
  * Tunnelling (ip_vs_tunnel_xmit, "Tunnel"): the packet (TTL - 1) is put inside a new IPv4
- * header to the real server, IPIP (protocol 4, or 41 for IPv6 inside) or GUE (UDP to the
+ * header to the real server, IPIP (protocol 4, or 41 for IPv6 inside), GUE (UDP to the
  * destination's tunnel port, a 4-byte GUE header, draft-ietf-intarea-gue) as ipvs_gue_encap
- * writes it. Outer source = the director's address, TTL = the inner TTL after the decrement,
- * TOS copied (ECN encapsulated as INET_ECN_encapsulate does), DF copied from the inner IPv4
+ * writes it, or GRE (RFC 2784, with the optional checksum) as ipvs_gre_encap writes it.
+ * Outer source = the director's address, TTL = the inner TTL after the decrement, TOS copied (ECN encapsulated as INET_ECN_encapsulate does), DF copied from the inner IPv4
  * header while pmtu_disc=1. The usable MTU shrinks by the outer headers; a DF packet that no
  * longer fits gets "fragmentation needed" with that MTU. The outer header is written into the
  * frame's headroom, so nothing is copied but the Ethernet header.
@@ -18,6 +18,9 @@ import { gsoSegmentLen, gsoSegments, gsoWriteSegment } from '../frame/gso.js';
 
 export const IP_VS_CONN_F_TUNNEL_TYPE_IPIP = 0;
 export const IP_VS_CONN_F_TUNNEL_TYPE_GUE = 1;
+export const IP_VS_CONN_F_TUNNEL_TYPE_GRE = 2;
+const IPPROTO_GRE = 47;
+const GRE_CSUM = 0x8000;
 export const IP_VS_TUNNEL_ENCAP_FLAG_CSUM = 1;
 const GUE_HLEN = 4;
 const UDP_HLEN = 8;
@@ -42,12 +45,11 @@ export function tunXmit(
     env.drops[D_NO_NEIGH]++;
     return false;
   }
-  if (tunType !== IP_VS_CONN_F_TUNNEL_TYPE_IPIP && tunType !== IP_VS_CONN_F_TUNNEL_TYPE_GUE) {
+  if (tunType !== IP_VS_CONN_F_TUNNEL_TYPE_IPIP && tunType !== IP_VS_CONN_F_TUNNEL_TYPE_GUE && tunType !== IP_VS_CONN_F_TUNNEL_TYPE_GRE) {
     env.drops[D_UNSUPPORTED]++;
     return false;
   }
-  const gue = tunType === IP_VS_CONN_F_TUNNEL_TYPE_GUE;
-  const encap = 20 + (gue ? UDP_HLEN + GUE_HLEN : 0);
+  const encap = encapLen(tunType, tunFlags);
   if (!decrementTtl(env, p)) return false;
   if (gso !== 0) return tunXmitGso(env, p, slot, dAddr, tunType, tunPort, tunFlags, flowHash, gso & 0xffff, encap);
   if (!mtuOk(env, p, env.mtu - encap, false)) return false;
@@ -112,17 +114,41 @@ function tunXmitGso(
   return true;
 }
 
-/** The outer IPv4 header (and UDP + GUE header) at l3 for the inner datagram at `inner`. */
+/**
+ * Bytes put in front of the inner packet: the outer IPv4 header, plus UDP and GUE (8 + 4), or
+ * GRE (4, 8 with a checksum: gre_calc_hlen), as __ip_vs_get_out_rt subtracts them from the MTU.
+ */
+export function encapLen(tunType: number, tunFlags: number): number {
+  if (tunType === IP_VS_CONN_F_TUNNEL_TYPE_GUE) return 20 + UDP_HLEN + GUE_HLEN;
+  if (tunType === IP_VS_CONN_F_TUNNEL_TYPE_GRE) return 20 + ((tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM) !== 0 ? 8 : 4);
+  return 20;
+}
+
+/** The outer IPv4 header (and UDP + GUE, or GRE header) at l3 for the inner datagram at `inner`. */
 function writeOuter(
   env: XmitEnv, l3: number, inner: number, innerLen: number, v4: boolean, ttl: number, dAddr: number,
   tunType: number, tunPort: number, tunFlags: number, flowHash: number, encap: number,
 ): void {
   const b = env.b;
   const gue = tunType === IP_VS_CONN_F_TUNNEL_TYPE_GUE;
+  const gre = tunType === IP_VS_CONN_F_TUNNEL_TYPE_GRE;
   const innerTos = v4 ? b[inner + 1] : ((b[inner] & 0x0f) << 4) | (b[inner + 1] >>> 4);
   const df = v4 && env.pmtuDisc && (rd16(b, inner + 6) & IP_DF) !== 0;
   ipv4Write(b, l3, ecnEncap(innerTos, innerTos), encap + innerLen, df ? 0 : env.ipId++, df, ttl,
-    gue ? IPPROTO_UDP : v4 ? IPPROTO_IPIP : IPPROTO_IPV6, env.local4, dAddr);
+    gue ? IPPROTO_UDP : gre ? IPPROTO_GRE : v4 ? IPPROTO_IPIP : IPPROTO_IPV6, env.local4, dAddr);
+  if (gre) {
+    // ipvs_gre_encap / gre_build_header: flags, protocol, then checksum + reserved with --tun-csum.
+    const g = l3 + 20;
+    const csum = (tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM) !== 0;
+    wr16(b, g, csum ? GRE_CSUM : 0);
+    wr16(b, g + 2, v4 ? 0x0800 : 0x86dd);
+    if (csum) {
+      wr16(b, g + 4, 0);
+      wr16(b, g + 6, 0);
+      wr16(b, g + 4, ~csumFold(csumAdd(b, g, 8 + innerLen, 0)) & 0xffff);
+    }
+    return;
+  }
   if (!gue) return;
   const u = l3 + 20;
   const sport = 32768 + (flowHash % 28232); // the default ip_local_port_range, 32768..60999
