@@ -16,10 +16,7 @@ const goldens = loadGoldens('sched');
  * Goldens tslvs does not match yet, with the reason; they run as node:test "todo" (reported, not
  * failing the run). Remove an entry as soon as its fix lands.
  */
-const KNOWN_GAPS: Record<string, string> = {
-  'lblcr-expire': 'Ipvs never hands its sysctls to lblc/lblcr (setLblcrSysctl/setLblcSysctl are not called), ' +
-    'so sysctl lblcr_expiration=1 has no effect and the set keeps its 24 h default',
-};
+const KNOWN_GAPS: Record<string, string> = {};
 
 test('the scheduler goldens cover every kernel scheduler several times', () => {
   const per = new Map<string, number>();
