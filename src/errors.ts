@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   TSLVS_ERR_HTTP_TOKEN: 'the HTTP token file cannot be read or created, or holds no token',
   TSLVS_ERR_HTTP_FORBIDDEN: 'an HTTP request to change the table came without the right token, or named a foreign host',
   TSLVS_ERR_HTTP_BAD_REQUEST: 'an HTTP API request was malformed or named something that does not exist',
+  TSLVS_ERR_DEMO: 'tslvs demo (npm start) could not set up its real servers, director or VIP',
   TSLVS_ERR_INTERNAL: 'a bug in tslvs; the command changed nothing',
 } as const;
 
