@@ -30,6 +30,12 @@ export const ERROR_CODES = {
   TSLVS_ERR_HTTP_FORBIDDEN: 'an HTTP request to change the table came without the right token, or named a foreign host',
   TSLVS_ERR_HTTP_BAD_REQUEST: 'an HTTP API request was malformed or named something that does not exist',
   TSLVS_ERR_DEMO: 'tslvs demo (npm start) could not set up its real servers, director or VIP',
+  TSLVS_ERR_HOST_PERMISSION: 'changing an address, route or kernel parameter of the host was refused (not root, read-only /proc/sys)',
+  TSLVS_ERR_HOST_INTERFACE: 'a network interface named for the host set-up does not exist or is down',
+  TSLVS_ERR_HOST_COMMAND: 'an ip command or kernel parameter write of the host set-up failed',
+  TSLVS_ERR_HOST_CONFLICT: 'an address on the host contradicts the director or real-server set-up',
+  TSLVS_ERR_HOST_STATE: 'the state file of tslvs director / realserver cannot be read or written',
+  TSLVS_ERR_DAEMON_START: 'the daemon started by tslvs director start exited or did not answer',
   TSLVS_ERR_INTERNAL: 'a bug in tslvs; the command changed nothing',
 } as const;
 

@@ -30,6 +30,11 @@ function usage(): string {
     '  top [--socket P] [--interval S] [--sort cps|bytes|conns|name] [--once]',
     '                       live view of services and real servers (q quits)',
     '  demo                 a guided dry run (not yet)',
+    '  director start|stop|status [options]',
+    '                       the seed\'s director script: host set up, daemon in the background',
+    '                       ("tslvs director help" lists the options)',
+    '  realserver start|stop|status --vip ADDR [options]',
+    '                       the seed\'s real-server script: VIP on lo, ARP kept quiet',
     '  help, version',
     '',
     'Options of run:',
@@ -124,6 +129,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'stop': return await stopCmd(rest);
       case 'top': return await runTop(rest);
       case 'demo': return await runDemo(rest);
+      // Loaded on demand: the daemon and the other commands never load the host helpers.
+      case 'director': return await (await import('../../host/director.js')).directorMain(rest, process.env);
+      case 'realserver': return await (await import('../../host/realserver.js')).realserverMain(rest, process.env);
       case 'help': case '--help': case '-h':
         process.stdout.write(usage());
         return 0;
@@ -137,7 +145,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(usage());
         return EXIT_USAGE;
       default:
-        throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Unknown command "${sub}"`, 'use one of run, status, reload, stop, top, demo, help');
+        throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Unknown command "${sub}"`, 'use one of run, status, reload, stop, top, demo, director, realserver, help');
     }
   } catch (err) {
     process.stderr.write(`${formatError(err)}\n`);
