@@ -14,7 +14,10 @@
  * IpvsError before changing anything or completes (service-table.ts), so consecutive commands
  * share one journal and one (no-op) apply; results are the same as command by command.
  */
-import type { CommandError, ConnWire, ServiceIdWire, TableCommand, TableSnapshot } from '../control/protocol.js';
+import {
+  type CommandError, type CommandRow, type ConnWire, rowToCommand, type ServiceIdWire, type ServiceWire, type TableCommand, type TableRows,
+  type TableSnapshot,
+} from '../control/protocol.js';
 import { isEmptyDiff, type TableDiff } from '../core/diff.js';
 import { IpvsError } from '../core/errors.js';
 import type { Ipvs } from '../core/ipvs.js';
@@ -24,8 +27,9 @@ import { NoneDataplane } from '../dataplane/none/none-dataplane.js';
 import { systemErrno, TslvsError } from '../errors.js';
 import type { RuleEntry } from '../config/ipvsadm-rules.js';
 import { commandsFromState, type SavedState, stateFromTable, type StateStore } from './state-store.js';
+import { buildTableRows } from './table-rows.js';
 import {
-  applyTableCommand, buildSnapshot, connToWire, destToWire, ipvsErrorToWire, malformedCommand, opOf, serviceIdFromWire, serviceToWire,
+  applyTableCommand, buildSnapshot, connToWire, destToWire, type HealthLookup, ipvsErrorToWire, malformedCommand, opOf, serviceIdFromWire, serviceToWire,
 } from './wire.js';
 
 export interface DirectorOptions {
@@ -65,6 +69,7 @@ export class Director {
   #commits = 0;
   #lastSaveError: string | null = null;
   #closed = false;
+  #healthSource: (() => HealthLookup) | null = null;
 
   constructor(opts: DirectorOptions) {
     this.ipvs = opts.ipvs;
@@ -89,12 +94,31 @@ export class Director {
     return this.#enqueue(() => undefined);
   }
 
-  /** Applies a batch of table commands, each its own transaction; one result per command. */
-  exec(cmds: readonly TableCommand[]): Promise<(CommandError | null)[]> {
+  /**
+   * Applies a batch of table commands, each its own transaction; one result per command. A
+   * command may come as a compact row (protocol.ts CommandRow), decoded when its turn comes.
+   */
+  exec(cmds: readonly Batched[]): Promise<(CommandError | null)[]> {
     return this.#enqueue(() => this.#exec(cmds));
   }
 
-  async #exec(cmds: readonly TableCommand[]): Promise<(CommandError | null)[]> {
+  /**
+   * Like exec, but the batch is computed when its turn in the queue comes, from the table as it
+   * is then (the health runner's changes, adapted to what operators changed meanwhile).
+   */
+  execComputed(build: () => readonly TableCommand[]): Promise<{ cmds: readonly TableCommand[]; results: (CommandError | null)[] }> {
+    return this.#enqueue(async () => {
+      const cmds = build();
+      return { cmds, results: cmds.length ? await this.#exec(cmds) : [] };
+    });
+  }
+
+  /** Where snapshots take each destination's health from (the daemon's health runner); null: none. */
+  setHealthSource(source: (() => HealthLookup) | null): void {
+    this.#healthSource = source;
+  }
+
+  async #exec(cmds: readonly Batched[]): Promise<(CommandError | null)[]> {
     const results: (CommandError | null)[] = new Array<CommandError | null>(cmds.length).fill(null);
     /** 1 for each command that changed the saved table (so a failed save must be reported on it). */
     const changed = new Uint8Array(cmds.length);
@@ -113,7 +137,7 @@ export class Director {
         // Keep the running table equal to the saved one: undo the whole batch, newest first.
         for (let i = journals.length - 1; i >= 0; i--) await this.#undo(journals[i]);
         const e = commandErrorFromTslvs(err as TslvsError);
-        for (let k = 0; k < cmds.length; k++) if (changed[k]) results[k] = { ...e, op: opOf(cmds[k]) };
+        for (let k = 0; k < cmds.length; k++) if (changed[k]) results[k] = { ...e, op: opOf(commandAt(cmds, k)) };
       }
     }
     return results;
@@ -126,12 +150,12 @@ export class Director {
    * undo steps unless it is a zero (counters are not saved) or a flush of an empty table;
    * the director tests compare both paths on random batches, also with a failing save.
    */
-  #execMerged(cmds: readonly TableCommand[], results: (CommandError | null)[], changed: Uint8Array, journals: Journal[]): boolean {
+  #execMerged(cmds: readonly Batched[], results: (CommandError | null)[], changed: Uint8Array, journals: Journal[]): boolean {
     const table = this.ipvs.table;
     let unexpected = false;
     const j = table.transaction(() => {
       for (let i = 0; i < cmds.length; i++) {
-        const c = cmds[i];
+        const c = commandAt(cmds, i);
         const bad = malformedCommand(c);
         if (bad) {
           results[i] = bad;
@@ -159,10 +183,11 @@ export class Director {
     return true;
   }
 
-  async #execEach(cmds: readonly TableCommand[], results: (CommandError | null)[], changed: Uint8Array, journals: Journal[]): Promise<void> {
+  async #execEach(cmds: readonly Batched[], results: (CommandError | null)[], changed: Uint8Array, journals: Journal[]): Promise<void> {
     const table = this.ipvs.table;
     for (let i = 0; i < cmds.length; i++) {
-      const bad = malformedCommand(cmds[i]);
+      const c = commandAt(cmds, i);
+      const bad = malformedCommand(c);
       if (bad) {
         results[i] = bad;
         continue;
@@ -170,14 +195,14 @@ export class Director {
       let failure: unknown = null;
       const j = table.transaction(() => {
         try {
-          applyTableCommand(table, cmds[i]);
+          applyTableCommand(table, c);
         } catch (err) {
           failure = err;
         }
       });
       if (failure !== null) {
         j.rollback();
-        results[i] = failure instanceof IpvsError ? ipvsErrorToWire(failure) : internalError(opOf(cmds[i]), failure);
+        results[i] = failure instanceof IpvsError ? ipvsErrorToWire(failure) : internalError(opOf(c), failure);
         continue;
       }
       if (!isEmptyDiff(j.diff)) {
@@ -185,7 +210,7 @@ export class Director {
           await this.dataplane.apply(j.diff);
         } catch (err) {
           j.rollback();
-          results[i] = dataplaneError(opOf(cmds[i]), err);
+          results[i] = dataplaneError(opOf(c), err);
           continue;
         }
       }
@@ -266,13 +291,14 @@ export class Director {
    * one transaction: services and destinations that did not change are not touched, so their
    * connections, counters and scheduler state live on. All or nothing.
    */
-  applyRules(entries: readonly RuleEntry[], file: string): Promise<ReloadSummary> {
-    return this.#enqueue(() => this.#applyRules(entries, file));
+  applyRules(entries: readonly RuleEntry[], file: string, foreign?: (svc: ServiceWire) => boolean): Promise<ReloadSummary> {
+    return this.#enqueue(() => this.#applyRules(entries, file, foreign));
   }
 
-  async #applyRules(entries: readonly RuleEntry[], file: string): Promise<ReloadSummary> {
+  /** `foreign`: services the rules file does not own (keepalived.conf's): never deleted for being absent from it. */
+  async #applyRules(entries: readonly RuleEntry[], file: string, foreign?: (svc: ServiceWire) => boolean): Promise<ReloadSummary> {
     const desired = checkRules(entries, file);
-    const { cmds, summary } = differenceCommands(this.ipvs, desired);
+    const { cmds, summary } = differenceCommands(this.ipvs, desired, foreign);
     if (cmds.length === 0) return summary;
     const table = this.ipvs.table;
     let failure: unknown = null;
@@ -314,10 +340,24 @@ export class Director {
 
   /** Snapshot without waiting for queued commits (status output while a batch runs). */
   snapshotNow(svc?: ServiceIdWire): TableSnapshot {
-    if (!svc) return buildSnapshot(this.ipvs, this.dataplane.kind);
+    const health = this.#healthSource?.();
+    if (!svc) return buildSnapshot(this.ipvs, this.dataplane.kind, undefined, health);
     const found = this.ipvs.table.find(serviceIdFromWire('get-service', svc));
     if (!found) throw new IpvsError('get-service', 'ESRCH', 'no such service');
-    return buildSnapshot(this.ipvs, this.dataplane.kind, [found]);
+    return buildSnapshot(this.ipvs, this.dataplane.kind, [found], health);
+  }
+
+  /**
+   * The table, or one service, as compact rows (tslvsadm's listings); counters only with
+   * `stats`. IpvsError ESRCH when the service does not exist.
+   */
+  snapshotRows(svc: ServiceIdWire | undefined, stats: boolean): Promise<TableRows> {
+    return this.#enqueue(() => {
+      if (!svc) return buildTableRows(this.ipvs, this.dataplane.kind, stats);
+      const found = this.ipvs.table.find(serviceIdFromWire('get-service', svc));
+      if (!found) throw new IpvsError('get-service', 'ESRCH', 'no such service');
+      return buildTableRows(this.ipvs, this.dataplane.kind, stats, [found]);
+    });
   }
 
   /** Connection entries as `ipvsadm -L -c` lists them (hash-table order). */
@@ -353,6 +393,18 @@ export class Director {
     this.#closed = true;
     await this.dataplane.close();
   }
+}
+
+/** A batch entry: a command object, or the same as a compact row. */
+export type Batched = TableCommand | CommandRow;
+
+/**
+ * Entry i of a batch as a command object (a row is decoded here, so a batch of rows never holds
+ * an object per command). Something that is neither is passed on for malformedCommand to refuse.
+ */
+function commandAt(cmds: readonly Batched[], i: number): TableCommand {
+  const c = cmds[i];
+  return Array.isArray(c) ? (rowToCommand(c) ?? (c as unknown as TableCommand)) : c;
 }
 
 /** The opposite change, for a dataplane to apply after the table was rolled back. */
@@ -434,12 +486,12 @@ function sameDest(a: ReturnType<typeof destToWire>, b: ReturnType<typeof destToW
 }
 
 /** The commands that turn the live table into `desired`, touching nothing that is equal. */
-function differenceCommands(ipvs: Ipvs, desired: Map<string, DesiredService>): { cmds: TableCommand[]; summary: ReloadSummary } {
+function differenceCommands(ipvs: Ipvs, desired: Map<string, DesiredService>, foreign?: (svc: ServiceWire) => boolean): { cmds: TableCommand[]; summary: ReloadSummary } {
   const cmds: TableCommand[] = [];
   const summary: ReloadSummary = { added: 0, removed: 0, changed: 0, unchanged: 0 };
   const live = new Map(ipvs.table.services().map((s) => [s.key(), s]));
   for (const [key, svc] of live) {
-    if (!desired.has(key)) {
+    if (!desired.has(key) && !foreign?.(serviceToWire(svc))) {
       cmds.push({ cmd: 'del-service', svc: serviceToWire(svc) });
       summary.removed++;
     }

@@ -14,7 +14,7 @@ import type { Protocol, ServiceUser, VirtualService } from '../core/service.js';
 import type { ServiceId, ServiceTable } from '../core/service-table.js';
 import { type Stats, statsView } from '../core/stats/counters.js';
 import type {
-  CommandError, ConnWire, DestIdWire, DestSnapshot, DestWire, ServiceIdWire, ServiceSnapshot, ServiceWire, StatsWire,
+  CommandError, ConnWire, DestIdWire, DestSnapshot, DestWire, HealthWire, ServiceIdWire, ServiceSnapshot, ServiceWire, StatsWire,
   TableCommand, TableSnapshot,
 } from '../control/protocol.js';
 
@@ -257,7 +257,10 @@ export function statsToWire(s: Stats): StatsWire {
   return statsView(s);
 }
 
-function destSnapshot(d: Dest): DestSnapshot {
+/** The health of a destination of a service (the daemon's health runner), or undefined for an unchecked one. */
+export type HealthLookup = (svc: VirtualService, d: Dest) => HealthWire | undefined;
+
+function destSnapshot(d: Dest, svc?: VirtualService, health?: HealthLookup): DestSnapshot {
   const s: DestSnapshot = {
     af: d.af, addr: d.addr.toString(), port: d.port, fwd: d.connFlags & IP_VS_CONN_F_FWD_MASK, weight: d.weight,
     uThreshold: d.uThreshold, lThreshold: d.lThreshold, tunType: d.tunType, tunPort: d.tunPort, tunFlags: d.tunFlags,
@@ -265,25 +268,29 @@ function destSnapshot(d: Dest): DestSnapshot {
     overloaded: d.isOverloaded(), stats: statsToWire(d.stats),
   };
   if (d.proxyProtocol) s.proxyProtocol = d.proxyProtocol;
+  if (health && svc) {
+    const h = health(svc, d);
+    if (h) s.health = h;
+  }
   return s;
 }
 
-export function serviceSnapshot(svc: VirtualService): ServiceSnapshot {
+export function serviceSnapshot(svc: VirtualService, health?: HealthLookup): ServiceSnapshot {
   return {
     af: svc.af, protocol: svc.protocol, addr: svc.addr.toString(), port: svc.port, fwmark: svc.fwmark,
     sched: svc.schedName, flags: svc.flags, timeoutS: svc.timeoutS, netmask: svc.netmask, pe: svc.peName,
-    dests: svc.dests().map(destSnapshot), stats: statsToWire(svc.stats),
+    dests: svc.dests().map((d) => destSnapshot(d, svc, health)), stats: statsToWire(svc.stats),
   };
 }
 
-/** The whole table (or the given services) as `get-table` returns it. */
-export function buildSnapshot(ipvs: Ipvs, dataplane: string, only?: readonly VirtualService[]): TableSnapshot {
+/** The whole table (or the given services) as `get-table` returns it, with health where `health` knows it. */
+export function buildSnapshot(ipvs: Ipvs, dataplane: string, only?: readonly VirtualService[], health?: HealthLookup): TableSnapshot {
   const t = ipvs.table;
   return {
     version: IPVS_VERSION,
     connTabSize: 2 ** ipvs.connTabBits,
     timeouts: { ...t.timeouts },
-    services: (only ?? t.services()).map(serviceSnapshot),
+    services: (only ?? t.services()).map((svc) => serviceSnapshot(svc, health)),
     totals: statsToWire(t.totStats),
     dataplane,
   };
