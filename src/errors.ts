@@ -10,7 +10,6 @@
 /** Code → what it means (docs/errors.md gives the fix). Add a code here and there together. */
 export const ERROR_CODES = {
   TSLVS_ERR_BAD_OPTION: 'an unknown command-line option or a bad option value',
-  TSLVS_ERR_NOT_IMPLEMENTED: 'a reserved option or subcommand that this version does not provide yet',
   TSLVS_ERR_NO_DAEMON: 'no tslvs daemon is listening on the control socket',
   TSLVS_ERR_DAEMON_RUNNING: 'another tslvs daemon already owns the control socket',
   TSLVS_ERR_SOCKET_IN_USE: 'the control socket path is taken by something that is not a stale socket',
@@ -25,6 +24,7 @@ export const ERROR_CODES = {
   TSLVS_ERR_RULES_READ: 'the rules file given with --rules cannot be read',
   TSLVS_ERR_RULES_SYNTAX: 'a line of the rules file is not in ipvsadm save format',
   TSLVS_ERR_RULES_REJECTED: 'the rules file parses but the table refuses it',
+  TSLVS_ERR_KEEPALIVED_CONFIG: 'the keepalived.conf given with -f is refused (an error keepalived reports) or clashes with --rules',
   TSLVS_ERR_HTTP_LISTEN: 'the HTTP listener (--http) cannot bind its address',
   TSLVS_ERR_HTTP_TOKEN: 'the HTTP token file cannot be read or created, or holds no token',
   TSLVS_ERR_HTTP_FORBIDDEN: 'an HTTP request to change the table came without the right token, or named a foreign host',

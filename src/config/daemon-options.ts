@@ -26,8 +26,13 @@ export interface DaemonOptions {
   httpExplicit: boolean;
   /** Token that allows changes over HTTP; null: <state-dir>/http-token (made at first start). */
   httpToken: string | null;
-  /** Reserved: keepalived.conf (-f). Not provided yet. */
+  /** keepalived.conf (-f): its virtual servers, health-checked; null: none. */
   keepalivedConf: string | null;
+  /**
+   * Settings handed to the dataplane as they are (DataplaneOptions.settings), from --interface
+   * and --dataplane-opt KEY=VALUE; each dataplane validates its own and refuses unknown keys.
+   */
+  dataplaneSettings: Readonly<Record<string, string | number | boolean>>;
   /** How often the core's timers run (Ipvs.tick); the estimator keeps its own 2 s cadence. */
   tickMs: number;
 }
@@ -49,9 +54,11 @@ export const DEFAULTS = Object.freeze({
 
 interface OptionSpec {
   flags: readonly string[];
-  key: 'dataplane' | 'socket' | 'stateDir' | 'rules' | 'http' | 'httpToken' | 'keepalivedConf';
+  key: 'dataplane' | 'socket' | 'stateDir' | 'rules' | 'http' | 'httpToken' | 'keepalivedConf' | 'interface' | 'dataplaneOpt';
   value: string;
   help: string;
+  /** May be given more than once (each value is kept). */
+  repeat?: boolean;
 }
 
 /** The options of `tslvs run`, in the order `tslvs help` shows them. */
@@ -62,8 +69,25 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { flags: ['--rules'], key: 'rules', value: 'FILE', help: 'ipvsadm -S -n rules applied at start and on every reload (SIGHUP, tslvs reload)' },
   { flags: ['--http'], key: 'http', value: 'ADDR:PORT|off', help: `/metrics, dashboard and API (default ${DEFAULTS.http}; port 0 picks one; off: none)` },
   { flags: ['--http-token'], key: 'httpToken', value: 'TOKEN', help: 'token that allows changes over HTTP (default: the file <state-dir>/http-token, made at first start)' },
-  { flags: ['-f', '--use-file'], key: 'keepalivedConf', value: 'FILE', help: 'keepalived.conf (reserved, not available yet)' },
+  { flags: ['-f', '--use-file'], key: 'keepalivedConf', value: 'FILE', help: 'keepalived.conf: its virtual servers, health-checked (reloaded with SIGHUP, tslvs reload)' },
+  { flags: ['--interface'], key: 'interface', value: 'IF', help: 'the interface the packet dataplane forwards on (its required setting)' },
+  { flags: ['--dataplane-opt'], key: 'dataplaneOpt', value: 'KEY=VALUE', repeat: true,
+    help: 'a dataplane setting, repeatable (proxy: connectTimeoutMs, retries, ...; packet: netns, localAddr, gateway, ...)' },
 ];
+
+/** "KEY=VALUE" of --dataplane-opt: numbers and true/false become numbers and booleans. */
+export function parseDataplaneOpt(arg: string): [string, string | number | boolean] {
+  const eq = arg.indexOf('=');
+  const key = eq > 0 ? arg.slice(0, eq) : '';
+  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(key)) {
+    throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Invalid value "${arg}" for --dataplane-opt`,
+      'give it as KEY=VALUE, for example --dataplane-opt connectTimeoutMs=500 (docs/dataplanes.md lists the keys)');
+  }
+  const raw = arg.slice(eq + 1);
+  if (raw === 'true' || raw === 'false') return [key, raw === 'true'];
+  if (/^-?\d+(\.\d+)?$/.test(raw)) return [key, Number(raw)];
+  return [key, raw];
+}
 
 const CLIENT_OPTIONS: readonly OptionSpec[] = [RUN_OPTIONS[1]];
 
@@ -93,6 +117,22 @@ export function parseDaemonOptions(argv: readonly string[], env: NodeJS.ProcessE
   if (given.httpToken !== undefined && /\s/.test(given.httpToken)) {
     throw new TslvsError('TSLVS_ERR_BAD_OPTION', 'Invalid value for --http-token: it contains white space', 'give one word (letters, digits, punctuation)');
   }
+  const settings: Record<string, string | number | boolean> = {};
+  for (const arg of given.dataplaneOpt ?? []) {
+    const [k, v] = parseDataplaneOpt(arg);
+    if (k in settings) throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Dataplane setting "${k}" given twice`, 'give each --dataplane-opt key once');
+    settings[k] = v;
+  }
+  if (given.interface !== undefined) {
+    if ('interface' in settings) {
+      throw new TslvsError('TSLVS_ERR_BAD_OPTION', 'The interface is given twice (--interface and --dataplane-opt interface=...)', 'give it once, with --interface');
+    }
+    settings.interface = given.interface[0];
+  }
+  if (dataplane === 'none' && Object.keys(settings).length > 0) {
+    throw new TslvsError('TSLVS_ERR_BAD_OPTION', `The none dataplane takes no settings (got ${Object.keys(settings).join(', ')})`,
+      'leave out --interface and --dataplane-opt, or choose --dataplane proxy or packet');
+  }
   return Object.freeze({
     dataplane: dataplane as DataplaneChoice,
     socket: resolve(given.socket ?? defaultSocketPath(env, uid)),
@@ -102,6 +142,7 @@ export function parseDaemonOptions(argv: readonly string[], env: NodeJS.ProcessE
     httpExplicit: given.http !== undefined,
     httpToken: given.httpToken ?? DEFAULTS.httpToken,
     keepalivedConf: given.keepalivedConf !== undefined ? resolve(given.keepalivedConf) : DEFAULTS.keepalivedConf,
+    dataplaneSettings: Object.freeze(settings),
     tickMs: DEFAULTS.tickMs,
   });
 }
@@ -112,8 +153,12 @@ export function parseClientOptions(argv: readonly string[], env: NodeJS.ProcessE
   return Object.freeze({ socket: resolve(given.socket ?? defaultSocketPath(env, uid)) });
 }
 
-function parseFlags(argv: readonly string[], specs: readonly OptionSpec[], cmd: string): Partial<Record<OptionSpec['key'], string>> {
-  const out: Partial<Record<OptionSpec['key'], string>> = {};
+type Given = Partial<Record<Exclude<OptionSpec['key'], 'interface' | 'dataplaneOpt'>, string>> & { interface?: string[]; dataplaneOpt?: string[] };
+
+function parseFlags(argv: readonly string[], specs: readonly OptionSpec[], cmd: string): Given {
+  const out: Given = {};
+  const multi = out as Record<string, string[] | undefined>;
+  const single = out as Record<string, string | undefined>;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -131,8 +176,15 @@ function parseFlags(argv: readonly string[], specs: readonly OptionSpec[], cmd: 
     else if (i + 1 < argv.length) value = argv[++i];
     else throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Option "${flag}" needs a value`, `give it as ${flag} ${spec.value}`);
     if (value === '') throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Option "${flag}" has an empty value`, `give it as ${flag} ${spec.value}`);
-    if (out[spec.key] !== undefined) throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Option "${flag}" given twice`, 'give it once');
-    out[spec.key] = value;
+    if (spec.key === 'interface' || spec.key === 'dataplaneOpt') {
+      const list = multi[spec.key] ?? [];
+      if (list.length > 0 && !spec.repeat) throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Option "${flag}" given twice`, 'give it once');
+      list.push(value);
+      multi[spec.key] = list;
+      continue;
+    }
+    if (single[spec.key] !== undefined) throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Option "${flag}" given twice`, 'give it once');
+    single[spec.key] = value;
   }
   return out;
 }

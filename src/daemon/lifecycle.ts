@@ -21,8 +21,10 @@ import type { RandomU32 } from '../core/sched/scheduler.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { createDataplane } from '../dataplane/factory.js';
 import { formatError, systemErrno, TslvsError } from '../errors.js';
+import { serviceKeyOf } from '../health/runner.js';
 import { Director } from './director.js';
 import { type Observability, startObservability } from './observe.js';
+import { type AcceptedConfig, checkRulesClash, createKeepalivedPart, type KeepalivedConfigError, type KeepalivedPart, type KeepalivedPartOptions, loadAcceptedConfig, servicesOfConfig } from './keepalived.js';
 import { handleRequest } from './requests.js';
 import { type StateFs, StateStore } from './state-store.js';
 
@@ -39,6 +41,8 @@ export interface DaemonDeps {
   random?: RandomU32;
   /** File operations of the state store (tests simulate crashes with it). */
   stateFs?: StateFs;
+  /** Health runner options for -f (tests: bootstrap delay, probes). */
+  healthRunner?: KeepalivedPartOptions['runner'];
 }
 
 export interface RestoreReport {
@@ -88,12 +92,10 @@ async function readRules(file: string): Promise<RuleEntry[]> {
 
 export async function startDaemon(options: Readonly<DaemonOptions>, deps: DaemonDeps = {}): Promise<RunningDaemon> {
   const log = deps.log ?? ((line: string) => process.stderr.write(`tslvs: ${line}\n`));
-  if (options.keepalivedConf !== null) {
-    throw new TslvsError('TSLVS_ERR_NOT_IMPLEMENTED', `Reading keepalived.conf ("-f ${options.keepalivedConf}") is not available yet`,
-      'leave -f out; give the virtual servers as an ipvsadm rules file with --rules FILE meanwhile');
-  }
-  // All or nothing: a bad rules file stops the start before anything is touched.
+  // All or nothing: a bad rules file or keepalived.conf stops the start before anything is touched.
   const initialRules = options.rules ? await readRules(options.rules) : null;
+  const initialKa = options.keepalivedConf ? loadKeepalived(options.keepalivedConf, log) : null;
+  if (initialKa && initialRules && options.rules) checkRulesClash(initialKa.config, initialRules, options.rules, initialKa.path);
   const store = new StateStore(options.stateDir, deps.stateFs ? { fs: deps.stateFs } : {});
 
   let ready!: () => void;
@@ -116,21 +118,30 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
   let director: Director;
   let restored: RestoreReport;
   let obs: Observability;
+  let ka: KeepalivedPart | null = null;
   let locked = false;
   const ipvs = new Ipvs({ random: deps.random ?? cryptoRandomU32(), startMs: performance.now() });
   try {
     await store.init();
     locked = true;
-    dataplane ??= await createDataplane(options.dataplane, { ipvs, now: () => performance.now(), settings: {} });
+    dataplane ??= await createDataplane(options.dataplane, { ipvs, now: () => performance.now(), settings: options.dataplaneSettings });
     director = new Director({ ipvs, dataplane, store, log });
     restored = await restoreState(director, store, log);
+    const kaServices = initialKa ? servicesOfConfig(initialKa.config) : null;
     if (initialRules && options.rules) {
-      const s = await director.applyRules(initialRules, options.rules);
+      const s = await director.applyRules(initialRules, options.rules, (svc) => kaServices?.has(serviceKeyOf(svc)) ?? false);
       log(`rules "${options.rules}": ${summaryText(s)}`);
+    }
+    if (initialKa) {
+      const part = createKeepalivedPart({ director, accepted: initialKa, log, runner: deps.healthRunner });
+      ka = part;
+      director.setHealthSource(() => part.lookup());
+      await part.start();
     }
     obs = await startObservability(director, options, tslvsVersion(), log);
   } catch (err) {
     failed(err);
+    await ka?.stop().catch(() => undefined);
     await socket.close();
     await dataplane?.close().catch(() => undefined);
     if (locked) await store.unlock();
@@ -142,11 +153,21 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
   const reload = async (): Promise<string> => {
     let result: string;
     try {
-      if (!options.rules) {
-        result = 'Nothing to reload: the daemon was started without --rules FILE';
+      if (!options.rules && !ka) {
+        result = 'Nothing to reload: the daemon was started without --rules FILE or -f FILE';
       } else {
-        const s = await director.applyRules(await readRules(options.rules), options.rules);
-        result = `Reloaded "${options.rules}": ${summaryText(s)}`;
+        // Parse everything first: a bad file changes nothing.
+        const rules = options.rules ? await readRules(options.rules) : null;
+        const next = ka && options.keepalivedConf ? loadKeepalived(options.keepalivedConf, log) : null;
+        if (next && rules && options.rules) checkRulesClash(next.config, rules, options.rules, next.path);
+        const parts: string[] = [];
+        if (rules && options.rules) {
+          const nextServices = next ? servicesOfConfig(next.config) : null;
+          const s = await director.applyRules(rules, options.rules, (svc) => (nextServices?.has(serviceKeyOf(svc)) ?? false) || (ka?.owns(svc) ?? false));
+          parts.push(`Reloaded "${options.rules}": ${summaryText(s)}`);
+        }
+        if (ka && next) parts.push(await ka.reload(next));
+        result = parts.join('; ');
       }
     } catch (err) {
       lastReload = { at: new Date().toISOString(), result: `failed: ${(err as Error).message}` };
@@ -173,6 +194,8 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
       http: obs.httpUrl,
       procfs: obs.procDir,
       rulesFile: options.rules,
+      keepalivedConf: options.keepalivedConf,
+      health: ka?.facts() ?? null,
       restored,
       lastReload,
       stopping: stopRequested,
@@ -221,6 +244,7 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
       stopping = (async () => {
         log(`stopping (${reason})`);
         clearInterval(timer);
+        await ka?.stop();
         await obs.close();
         await socket.close();
         await director.close();
@@ -239,6 +263,17 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
   ready();
   log(`listening on "${socket.path}" (dataplane ${dataplane.kind}, pid ${process.pid}, ${ipvs.table.size} services)`);
   return daemon;
+}
+
+/** Loads -f's file; a refused one has every message logged, then throws TSLVS_ERR_KEEPALIVED_CONFIG. */
+function loadKeepalived(path: string, log: (line: string) => void): AcceptedConfig {
+  try {
+    return loadAcceptedConfig(path);
+  } catch (err) {
+    const lines = (err as Partial<KeepalivedConfigError>).lines;
+    if (Array.isArray(lines)) for (const l of lines) log(l);
+    throw err;
+  }
 }
 
 async function restoreState(director: Director, store: StateStore, log: (line: string) => void): Promise<RestoreReport> {

@@ -17,7 +17,8 @@ import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { FSWatcher } from 'node:fs';
-import type { HealthWire, TableCommand } from '../control/protocol.js';
+import type { DestIdWire, DestWire, HealthWire, ServiceIdWire, ServiceWire, TableCommand } from '../control/protocol.js';
+import { parseAddr } from '../core/addr.js';
 import { destOf, type IpvsService, serviceId, servicesOf } from '../config/keepalived/to-ipvs.js';
 import type { CheckerConfig, KeepalivedConfig, RealServer, Script, SorryServer, VirtualServer } from '../config/keepalived/types.js';
 import type { Probe, ProbeContext, ProbeFactory, ProbeResult } from './checker.js';
@@ -29,7 +30,7 @@ import { createPingProbe } from './ping-check.js';
 import { createSmtpProbe } from './smtp-check.js';
 import { createTcpProbe } from './tcp-check.js';
 import { createUdpProbe } from './udp-check.js';
-import { type Action, type CheckerSpec, type EpilogStyle, HealthVerdict, type ServerRef, type VerdictSpec } from './verdict.js';
+import { type Action, type CheckerSpec, type EpilogStyle, HealthVerdict, type ServerRef, type VerdictCarry, type VerdictSpec } from './verdict.js';
 
 /** keepalived/include/check_api.h BOOTSTRAP_DELAY: 1 s before the first checks. */
 export const BOOTSTRAP_DELAY_MS = 1000;
@@ -48,7 +49,7 @@ export interface DestChange {
 export interface HealthDecision {
   /** now() when it was decided. */
   readonly atMs: number;
-  readonly reason: 'start' | 'check' | 'file' | 'stop';
+  readonly reason: 'start' | 'check' | 'file' | 'stop' | 'reload';
   /** The check that caused it (reason 'check' or 'file'). */
   readonly source: { readonly virtualServer: string; readonly realServer: string; readonly checker: string; readonly result: string } | null;
   /** Destination changes per virtual server (not yet expanded to group services). */
@@ -119,17 +120,29 @@ export interface HealthRunner {
   start(): void;
   /** Stops every check. Unless keepTable, delivers the shutdown decision (remove everything, omega scripts). */
   stop(opts?: { keepTable?: boolean }): Promise<void>;
+  /**
+   * Reload with a new configuration (already loaded and accepted): keeps the health state, the
+   * schedule and a probe in flight of every checker whose virtual server, real server and
+   * target stay the same (see HealthVerdict.startFrom); new checkers start as at a first start.
+   * Returns the 'reload' decision (not passed to onChange): its log lines and scripts, and as
+   * `commands` the difference between the table before and after (intendedTable()).
+   */
+  update(config: KeepalivedConfig): HealthDecision;
+  /** Every IPVS service of the configuration with the destinations the decisions so far put on it. */
+  intendedTable(): ServiceEntries[];
   status(): HealthStatus;
   /** The per real server health in the control protocol's shape, keyed "vsKey rsKey". */
   healthWire(): Map<string, HealthWire>;
 }
 
 interface Slot {
-  readonly vi: number;
-  readonly ri: number;
-  readonly ci: number;
-  readonly cfg: CheckerConfig;
-  readonly probe: Probe | null;
+  vi: number;
+  ri: number;
+  ci: number;
+  cfg: CheckerConfig;
+  probe: Probe | null;
+  /** Its checker left the configuration at a reload: a probe still in flight is ignored. */
+  dead: boolean;
   dueMs: number;
   url: number;
   running: boolean;
@@ -262,23 +275,109 @@ class MinHeap {
   clear(): void { this.#a.length = 0; }
 }
 
+/** One IPVS service and the destinations meant to be on it. */
+export interface ServiceEntries {
+  readonly svc: ServiceWire;
+  readonly dests: readonly DestWire[];
+}
+
+/** "af|proto|addr|port|fwmark" with the address in canonical text (fwmark services: "af|fwm|N"). */
+export function serviceKeyOf(s: ServiceIdWire): string {
+  if (s.fwmark) return `${s.af}|fwm|${s.fwmark}`;
+  return `${s.af}|${s.protocol}|${canonicalAddr(s.addr)}|${s.port}`;
+}
+
+/** "af|addr|port" of a destination. */
+export function destKeyOf(d: DestIdWire): string {
+  return `${d.af}|${canonicalAddr(d.addr)}|${d.port}`;
+}
+
+function canonicalAddr(a: string): string {
+  return parseAddr(a)?.toString() ?? a;
+}
+
+function sameServiceAttrs(a: ServiceWire, b: ServiceWire): boolean {
+  return a.sched === b.sched && a.flags === b.flags && a.timeoutS === b.timeoutS && a.netmask === b.netmask && (a.pe ?? '') === (b.pe ?? '');
+}
+
+function sameDestAttrs(a: DestWire, b: DestWire): boolean {
+  return a.fwd === b.fwd && a.weight === b.weight && a.uThreshold === b.uThreshold && a.lThreshold === b.lThreshold &&
+    a.tunType === b.tunType && a.tunPort === b.tunPort && a.tunFlags === b.tunFlags && (a.proxyProtocol ?? 0) === (b.proxyProtocol ?? 0);
+}
+
+/**
+ * The commands that turn `before` into `after`, touching nothing that is equal (an unchanged
+ * destination keeps its connections and counters). Services only in `before` are deleted;
+ * destinations only in `before` are deleted unless `keepDest` says they are someone else's.
+ */
+export function tableDifference(before: readonly ServiceEntries[], after: readonly ServiceEntries[],
+  keepDest: (svcKey: string, destKey: string) => boolean = () => false): TableCommand[] {
+  const out: TableCommand[] = [];
+  const b = new Map(before.map((e) => [serviceKeyOf(e.svc), e]));
+  const a = new Map(after.map((e) => [serviceKeyOf(e.svc), e]));
+  for (const [k, e] of b) if (!a.has(k)) out.push({ cmd: 'del-service', svc: serviceId(e.svc) });
+  for (const [k, want] of a) {
+    const have = b.get(k);
+    const id = serviceId(want.svc);
+    if (!have) {
+      out.push({ cmd: 'add-service', svc: want.svc });
+      for (const d of want.dests) out.push({ cmd: 'add-dest', svc: id, dest: d });
+      continue;
+    }
+    if (!sameServiceAttrs(have.svc, want.svc)) out.push({ cmd: 'edit-service', svc: want.svc });
+    const wantD = new Map(want.dests.map((d) => [destKeyOf(d), d]));
+    const haveD = new Map(have.dests.map((d) => [destKeyOf(d), d]));
+    for (const [dk, d] of haveD) {
+      if (!wantD.has(dk) && !keepDest(k, dk)) out.push({ cmd: 'del-dest', svc: id, dest: { af: d.af, addr: d.addr, port: d.port } });
+    }
+    for (const [dk, d] of wantD) {
+      const h = haveD.get(dk);
+      if (!h) out.push({ cmd: 'add-dest', svc: id, dest: d });
+      else if (!sameDestAttrs(h, d)) out.push({ cmd: 'edit-dest', svc: id, dest: d });
+    }
+  }
+  return out;
+}
+
+/** What a checker probes: reload keeps a checker's state when its kind and target stay the same (keepalived's checker compare()). */
+export function checkerIdentity(c: CheckerConfig): string {
+  switch (c.kind) {
+    case 'MISC_CHECK': return `${c.kind} ${JSON.stringify(c.script.argv)}`;
+    case 'FILE_CHECK': return `${c.kind} ${c.path} ${c.weight} ${c.reverse}`;
+    case 'BFD_CHECK': return `${c.kind} ${c.name}`;
+    case 'HTTP_GET':
+    case 'SSL_GET': return `${c.kind} ${JSON.stringify(c.connect)} ${JSON.stringify(c.urls)}`;
+    case 'DNS_CHECK': return `${c.kind} ${JSON.stringify(c.connect)} ${c.type} ${c.name}`;
+    default: return `${c.kind} ${JSON.stringify(c.connect)}`;
+  }
+}
+
+/** The sorry server's identity: same address, port and forwarding (clear_diff_s_srv's rs_iseq). */
+function sorryIdentity(vs: VirtualServer): string | null {
+  const s = vs.sorryServer;
+  return s ? `${s.af}|${s.addr}|${s.port}|${s.forwarding}|${s.inhibit}` : null;
+}
+
 export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
-  const config = opts.config;
+  let config = opts.config;
   const now = opts.now ?? (() => performance.now());
   const random = opts.random ?? Math.random;
   const rb = opts.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
   const limit = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
   const runScripts = opts.runScripts ?? true;
   const bootstrap = opts.bootstrapDelayMs ?? BOOTSTRAP_DELAY_MS;
-  const spec = verdictSpecOf(config);
-  const verdict = new HealthVerdict(spec);
-  const services = config.virtualServers.map((vs) => servicesOf(config, vs));
-  const slots: Slot[] = [];
+  let verdict = new HealthVerdict(verdictSpecOf(config));
+  let services = config.virtualServers.map((vs) => servicesOf(config, vs));
+  let slots: Slot[] = [];
+  /** slotAt[vs][rs][checker] */
+  let slotAt: Slot[][][] = [];
   const heap = new MinHeap();
-  const ready: Slot[] = [];
+  let ready: Slot[] = [];
   // Per real server: alive as last seen, and when that last changed (for status()).
-  const aliveSeen: boolean[][] = config.virtualServers.map((vs) => vs.realServers.map(() => false));
-  const transitionMs: (number | null)[][] = config.virtualServers.map((vs) => vs.realServers.map(() => null));
+  let aliveSeen: boolean[][] = config.virtualServers.map((vs) => vs.realServers.map(() => false));
+  let transitionMs: (number | null)[][] = config.virtualServers.map((vs) => vs.realServers.map(() => null));
+  // What the decisions so far put in the table, per virtual server: server ("rs <key>" or "sorry") → weight.
+  let intended: Map<string, number>[] = config.virtualServers.map(() => new Map());
   const noteTransitions = (vi: number, at: number) => {
     config.virtualServers[vi].realServers.forEach((_, ri) => {
       const alive = verdict.status(vi, ri).alive;
@@ -295,11 +394,14 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
   let abort = new AbortController();
   const inflightDone = new Set<Promise<void>>();
 
-  config.virtualServers.forEach((vs, vi) => vs.realServers.forEach((rs, ri) => rs.checkers.forEach((c, ci) => {
+  const makeSlot = (vi: number, ri: number, ci: number, c: CheckerConfig): Slot => {
+    const vs = config.virtualServers[vi];
     const ctx = { vsDelayLoopMs: vs.delayLoopMs, randomBytes: rb, config, pingCommand: opts.pingCommand };
     const probe = opts.probeFactory?.(c, ctx) ?? defaultProbe(c, ctx);
-    slots.push({ vi, ri, ci, cfg: c, probe, dueMs: 0, url: 0, running: false, lastResult: null, latencyMs: null, lastCheckMs: null, watcher: null });
-  })));
+    return { vi, ri, ci, cfg: c, probe, dueMs: 0, url: 0, running: false, lastResult: null, latencyMs: null, lastCheckMs: null, watcher: null, dead: false };
+  };
+  slotAt = config.virtualServers.map((vs, vi) => vs.realServers.map((rs, ri) => rs.checkers.map((c, ci) => makeSlot(vi, ri, ci, c))));
+  slots = slotAt.flat(2);
 
   const report = (e: unknown) => {
     if (opts.onError) opts.onError(e);
@@ -313,8 +415,10 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
     return a.script === 'notify_up' ? rs.notifyUp : rs.notifyDown;
   };
 
-  const deliver = (reason: HealthDecision['reason'], actions: readonly Action[], source: HealthDecision['source']) => {
-    const at = now();
+  const serverKey = (ref: ServerRef, vs: VirtualServer): string => (ref.kind === 'rs' ? `rs ${vs.realServers[ref.rs].key}` : 'sorry');
+
+  /** Scripts, change records and log lines of a list of actions; updates `intended`. */
+  const digest = (actions: readonly Action[]) => {
     const changes: DestChange[] = [];
     const scripts: { script: 'notify_up' | 'notify_down' | 'quorum_up' | 'quorum_down'; argv: readonly string[] }[] = [];
     const log: string[] = [];
@@ -335,16 +439,46 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
           virtualServer: vs.key, server, role: a.server.kind === 'rs' ? 'real' : 'sorry',
           op: a.type === 'add-dest' ? 'add' : a.type === 'edit-dest' ? 'edit' : 'del', weight: a.type === 'del-dest' ? null : a.weight,
         });
-      }
+        if (a.type === 'del-dest') intended[a.vs].delete(serverKey(a.server, vs));
+        else intended[a.vs].set(serverKey(a.server, vs), a.weight);
+      } else if (a.type === 'del-service') intended[a.vs].clear();
     }
-    const commands = commandsOf(config, services, actions);
-    if (reason === 'check' && !changes.length && !scripts.length && !log.length) return;
-    const decision: HealthDecision = Object.freeze({ atMs: at, reason, source, changes: Object.freeze(changes), commands: Object.freeze(commands), scripts: Object.freeze(scripts), log: Object.freeze(log) });
+    return { changes, scripts, log };
+  };
+
+  const decide = (reason: HealthDecision['reason'], actions: readonly Action[], source: HealthDecision['source'], commands?: readonly TableCommand[], extraLog: readonly string[] = []): HealthDecision | null => {
+    const at = now();
+    const { changes, scripts, log } = digest(actions);
+    log.unshift(...extraLog);
+    const cmds = commands ?? commandsOf(config, services, actions);
+    if (reason === 'check' && !changes.length && !scripts.length && !log.length) return null;
+    return Object.freeze({ atMs: at, reason, source, changes: Object.freeze(changes), commands: Object.freeze([...cmds]), scripts: Object.freeze(scripts), log: Object.freeze(log) });
+  };
+
+  const deliver = (reason: HealthDecision['reason'], actions: readonly Action[], source: HealthDecision['source']) => {
+    const decision = decide(reason, actions, source);
+    if (!decision) return;
     try {
       opts.onChange(decision);
     } catch (e) {
       report(e);
     }
+  };
+
+  const intendedTable = (): ServiceEntries[] => {
+    const out: ServiceEntries[] = [];
+    if (!started) return out;
+    config.virtualServers.forEach((vs, vi) => {
+      for (const s of services[vi]) {
+        const dests: DestWire[] = [];
+        for (const [k, w] of intended[vi]) {
+          const server = k === 'sorry' ? vs.sorryServer : vs.realServers.find((r) => `rs ${r.key}` === k);
+          if (server) dests.push(destOf(s, server, w));
+        }
+        out.push({ svc: s.svc, dests });
+      }
+    });
+    return out;
   };
 
   const arm = () => {
@@ -371,7 +505,7 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
   const pump = () => {
     while (running && ready.length && inFlight < limit) {
       const s = ready.shift()!;
-      launch(s);
+      if (!s.dead) launch(s);
     }
   };
 
@@ -396,7 +530,10 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
       .then((r) => {
         inFlight--;
         s.running = false;
-        if (!running || signal.aborted) return;
+        if (!running || signal.aborted || s.dead) {
+          pump();
+          return;
+        }
         // The probe's own settle time: other probes launched in the same turn do not count as its duration.
         const finished = r.finishedMs ?? now();
         s.lastResult = r;
@@ -418,7 +555,7 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
   };
 
   const pollFile = (s: Slot) => {
-    if (s.cfg.kind !== 'FILE_CHECK') return;
+    if (s.cfg.kind !== 'FILE_CHECK' || s.dead) return;
     const v = readTrackFile(s.cfg.path);
     if (v === null) return;
     const prev = s.lastResult;
@@ -432,6 +569,156 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
     if (actions.length) deliver('file', actions, { virtualServer: vs.key, realServer: vs.realServers[s.ri].key, checker: 'FILE_CHECK', result: detail });
   };
 
+  /** Starts watching/scheduling a slot from t0 (a new checker: bootstrap delay plus warmup). */
+  const arrange = (s: Slot, t0: number) => {
+    if (s.cfg.kind === 'BFD_CHECK') return;
+    if (s.cfg.kind === 'FILE_CHECK') {
+      const c = s.cfg;
+      s.watcher = watchTrackFile(c, () => { if (running) pollFile(s); });
+      schedule(s, t0 + c.delayLoopMs);
+      return;
+    }
+    // check_api.c register_checkers_thread: BOOTSTRAP_DELAY + warmup * random()
+    schedule(s, t0 + bootstrap + (s.cfg.warmupMs ? s.cfg.warmupMs * random() : 0));
+  };
+
+  const fileValueAt = (vi: number, ri: number, ci: number): number => {
+    const c = config.virtualServers[vi].realServers[ri].checkers[ci];
+    if (c.kind !== 'FILE_CHECK') return 0;
+    const v = readTrackFile(c.path) ?? 0;
+    slotAt[vi][ri][ci].lastResult = { ok: true, detail: `value ${v}` };
+    return v;
+  };
+
+  const update = (next: KeepalivedConfig): HealthDecision => {
+    if (!started) throw new Error('health runner not started');
+    const old = config;
+    const oldVerdict = verdict;
+    const oldSlotAt = slotAt;
+    const oldIntended = intended;
+    const oldAlive = aliveSeen;
+    const oldTransition = transitionMs;
+    const before = intendedTable();
+    const t0 = now();
+    const extraLog: string[] = [];
+
+    // Match virtual servers by keepalived's name, real servers by theirs, checkers by what they probe.
+    const vsIndex = new Map(old.virtualServers.map((v, i) => [v.key, i]));
+    const carry: VerdictCarry = {
+      vs: next.virtualServers.map((v) => vsIndex.get(v.key) ?? -1),
+      rs: [], ck: [], sorry: [],
+    };
+    const rsCarry: number[][] = [];
+    const ckCarry: number[][][] = [];
+    const sorry: boolean[] = [];
+    next.virtualServers.forEach((v, vi) => {
+      const oi = carry.vs[vi];
+      const ov = oi >= 0 ? old.virtualServers[oi] : null;
+      const rsIdx = new Map((ov?.realServers ?? []).map((r, i) => [r.key, i]));
+      rsCarry.push(v.realServers.map((r) => rsIdx.get(r.key) ?? -1));
+      ckCarry.push(v.realServers.map((r, ri) => {
+        const ori = rsCarry[vi][ri];
+        if (ori < 0 || !ov) return r.checkers.map(() => -1);
+        const oldIds = ov.realServers[ori].checkers.map(checkerIdentity);
+        const used = new Set<number>();
+        return r.checkers.map((c) => {
+          const id = checkerIdentity(c);
+          const j = oldIds.findIndex((x, k) => x === id && !used.has(k));
+          if (j >= 0) used.add(j);
+          return j;
+        });
+      }));
+      sorry.push(!!ov && sorryIdentity(v) !== null && sorryIdentity(v) === sorryIdentity(ov));
+    });
+    const fullCarry: VerdictCarry = { vs: carry.vs, rs: rsCarry, ck: ckCarry, sorry };
+    old.virtualServers.forEach((ov, oi) => {
+      const vi = carry.vs.indexOf(oi);
+      if (vi < 0) {
+        extraLog.push(`Removing Virtual Server ${ov.key}`);
+        return;
+      }
+      ov.realServers.forEach((r, ori) => {
+        if (!rsCarry[vi].includes(ori)) extraLog.push(`service ${r.key} no longer exist`);
+      });
+    });
+
+    // The new state, built from the old one.
+    config = next;
+    services = next.virtualServers.map((vs) => servicesOf(next, vs));
+    verdict = new HealthVerdict(verdictSpecOf(next));
+    intended = next.virtualServers.map((v, vi) => {
+      const m = new Map<string, number>();
+      const oi = carry.vs[vi];
+      if (oi < 0) return m;
+      const ov = old.virtualServers[oi];
+      v.realServers.forEach((r, ri) => {
+        const ori = rsCarry[vi][ri];
+        if (ori < 0) return;
+        const w = oldIntended[oi].get(`rs ${ov.realServers[ori].key}`);
+        if (w !== undefined) m.set(`rs ${r.key}`, w);
+      });
+      if (sorry[vi]) {
+        const w = oldIntended[oi].get('sorry');
+        if (w !== undefined) m.set('sorry', w);
+      }
+      return m;
+    });
+    aliveSeen = next.virtualServers.map((v, vi) => v.realServers.map((_, ri) => {
+      const oi = carry.vs[vi];
+      const ori = rsCarry[vi][ri];
+      return oi >= 0 && ori >= 0 ? oldAlive[oi][ori] : false;
+    }));
+    transitionMs = next.virtualServers.map((v, vi) => v.realServers.map((_, ri) => {
+      const oi = carry.vs[vi];
+      const ori = rsCarry[vi][ri];
+      return oi >= 0 && ori >= 0 ? oldTransition[oi][ori] : null;
+    }));
+
+    // Slots: a kept checker keeps its slot (its schedule, last result and a probe in flight); the others go.
+    const kept = new Set<Slot>();
+    const fresh: Slot[] = [];
+    slotAt = next.virtualServers.map((v, vi) => v.realServers.map((r, ri) => r.checkers.map((c, ci) => {
+      const oi = carry.vs[vi];
+      const ori = rsCarry[vi][ri];
+      const oci = ckCarry[vi][ri][ci];
+      if (oi >= 0 && ori >= 0 && oci >= 0) {
+        const s = oldSlotAt[oi][ori][oci];
+        const ns = makeSlot(vi, ri, ci, c);
+        // Same target: carry what it learnt; take the new settings (timeouts, delays) from here on.
+        s.vi = vi; s.ri = ri; s.ci = ci; s.cfg = c; s.probe = ns.probe;
+        kept.add(s);
+        return s;
+      }
+      const s = makeSlot(vi, ri, ci, c);
+      fresh.push(s);
+      return s;
+    })));
+    for (const s of slots) {
+      if (kept.has(s)) continue;
+      s.dead = true;
+      s.watcher?.close();
+    }
+    slots = slotAt.flat(2);
+
+    const actions = verdict.startFrom(oldVerdict, fullCarry, t0, fileValueAt);
+    next.virtualServers.forEach((_, vi) => noteTransitions(vi, t0));
+
+    // Rebuild the timer heap: kept checkers keep their due times, new ones start as at a first start.
+    heap.clear();
+    ready = ready.filter((s) => !s.dead);
+    const queued = new Set(ready);
+    for (const s of slots) {
+      if (!kept.has(s) || s.running || queued.has(s)) continue;
+      if (s.cfg.kind === 'BFD_CHECK') continue;
+      heap.push(s);
+    }
+    if (running) for (const s of fresh) arrange(s, t0);
+    arm();
+
+    const decision = decide('reload', actions, null, [], extraLog);
+    return Object.freeze({ ...decision!, commands: Object.freeze(tableDifference(before, intendedTable())) });
+  };
+
   return {
     start() {
       if (started) throw new Error('health runner already started');
@@ -441,29 +728,15 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
       // One listener per probe in flight: the bound is the concurrency limit, not a leak.
       setMaxListeners(limit + 16, abort.signal);
       const t0 = now();
-      const startActions = verdict.start(t0, (vi, ri, ci) => {
-        const c = config.virtualServers[vi].realServers[ri].checkers[ci];
-        if (c.kind !== 'FILE_CHECK') return 0;
-        const v = readTrackFile(c.path) ?? 0;
-        const s = slots.find((x) => x.vi === vi && x.ri === ri && x.ci === ci)!;
-        s.lastResult = { ok: true, detail: `value ${v}` };
-        return v;
-      });
+      const startActions = verdict.start(t0, fileValueAt);
       config.virtualServers.forEach((_, vi) => noteTransitions(vi, t0));
       deliver('start', startActions, null);
-      for (const s of slots) {
-        if (s.cfg.kind === 'BFD_CHECK') continue;
-        if (s.cfg.kind === 'FILE_CHECK') {
-          const c = s.cfg;
-          s.watcher = watchTrackFile(c, () => { if (running) pollFile(s); });
-          schedule(s, t0 + c.delayLoopMs);
-          continue;
-        }
-        // check_api.c register_checkers_thread: BOOTSTRAP_DELAY + warmup * random()
-        schedule(s, t0 + bootstrap + (s.cfg.warmupMs ? s.cfg.warmupMs * random() : 0));
-      }
+      for (const s of slots) arrange(s, t0);
       arm();
     },
+
+    update,
+    intendedTable,
 
     async stop(stopOpts = {}) {
       if (!running) return;
@@ -486,7 +759,7 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
           virtualServer: vs.key, realServer: rs.key, alive: st.alive, inTable: st.inTable, weight: st.weight,
           lastTransitionMs: transitionMs[vi][ri],
           checkers: rs.checkers.map((c, ci) => {
-            const s = slots.find((x) => x.vi === vi && x.ri === ri && x.ci === ci)!;
+            const s = slotAt[vi][ri][ci];
             const cs = st.checkers[ci];
             return {
               checker: c.kind, target: s.probe?.target ?? (c.kind === 'FILE_CHECK' ? c.path : ''), up: cs.up,
@@ -506,17 +779,20 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
 
     healthWire() {
       const out = new Map<string, HealthWire>();
-      for (const r of this.status().realServers) {
-        const last = r.checkers.reduce<CheckerStatus | null>((a, c) => (c.lastCheckMs !== null && (!a || (a.lastCheckMs ?? -1) < c.lastCheckMs) ? c : a), null);
-        out.set(`${r.virtualServer} ${r.realServer}`, {
-          checker: r.checkers.map((c) => c.checker).join('+') || 'none',
-          up: r.alive,
-          lastResult: last?.lastResult ?? (r.checkers.length ? 'not checked yet' : 'no checker: always up'),
-          latencyMs: last?.latencyMs ?? null,
-          lastTransitionMs: r.lastTransitionMs,
-        });
-      }
+      for (const r of this.status().realServers) out.set(`${r.virtualServer} ${r.realServer}`, healthWireOf(r));
       return out;
     },
+  };
+}
+
+/** One real server's health in the control protocol's shape (the checker that ran last speaks for it). */
+export function healthWireOf(r: RealServerStatus): HealthWire {
+  const last = r.checkers.reduce<CheckerStatus | null>((a, c) => (c.lastCheckMs !== null && (!a || (a.lastCheckMs ?? -1) < c.lastCheckMs) ? c : a), null);
+  return {
+    checker: r.checkers.map((c) => c.checker).join('+') || 'none',
+    up: r.alive,
+    lastResult: last?.lastResult ?? (r.checkers.length ? 'not checked yet' : 'no checker: always up'),
+    latencyMs: last?.latencyMs ?? null,
+    lastTransitionMs: r.lastTransitionMs,
   };
 }

@@ -72,6 +72,18 @@ export type Action =
   | { readonly type: 'notify'; readonly vs: number; readonly rs: number | null; readonly script: 'notify_up' | 'notify_down' | 'quorum_up' | 'quorum_down' }
   | { readonly type: 'log'; readonly text: string };
 
+/**
+ * What a reload keeps: for each virtual server of the new configuration the index of the same
+ * one in the old (-1: new), likewise per real server and per checker; `sorry[vs]` is true when
+ * the sorry server is the same one.
+ */
+export interface VerdictCarry {
+  readonly vs: readonly number[];
+  readonly rs: readonly (readonly number[])[];
+  readonly ck: readonly (readonly (readonly number[])[])[];
+  readonly sorry: readonly boolean[];
+}
+
 /** The result of one finished probe. */
 export interface ProbeOutcome {
   readonly ok: boolean;
@@ -200,6 +212,183 @@ export class HealthVerdict {
       }
     }
     void nowMs;
+  }
+
+  /**
+   * Reload: start from the state of `prev` (the verdict of the previous configuration) for what
+   * `carry` matches, instead of from nothing. Follows keepalived 2.2.7's reload
+   * (ipwrapper.c clear_diff_services, clear_diff_rs, migrate_checkers, clear_diff_s_srv):
+   * a matched virtual server keeps its quorum state; a matched real server keeps alive/in-table
+   * and its matched checkers keep is_up, has_run, retries, URL cursor and dynamic weights; a
+   * new checker on a server that has a failed checker (or is down with nothing run) starts
+   * down if alpha and needs only one failure; the server then goes up when no checker is
+   * failed, down when one is. Weight changes from the new configuration are applied as an
+   * edit of an alive server. New virtual and real servers start as at a first start.
+   *
+   * Where tslvs differs, on purpose: a matched server whose checkers are now failed is taken
+   * down (keepalived only removes it from IPVS and leaves it "alive", so it never comes back
+   * until another transition); a weight change in the file takes effect (keepalived 2.2.7
+   * copies the old effective weight and ignores the new one).
+   *
+   * Returns the actions that move the previous table (restricted to what was carried) to the
+   * new one, relative to the `set` flags carried over.
+   */
+  startFrom(prev: HealthVerdict, carry: VerdictCarry, nowMs: number, fileValues?: (vs: number, rs: number, ck: number) => number): readonly Action[] {
+    if (this.#started) throw new Error('HealthVerdict.start called twice');
+    this.#started = true;
+    this.#out = [];
+    this.spec.virtualServers.forEach((v, vi) => {
+      const oi = carry.vs[vi] ?? -1;
+      if (oi < 0) {
+        this.#log(`Adding Virtual Server ${v.key}`);
+        this.#startVs(vi, nowMs, fileValues);
+        this.#vs[vi].quorumUp = this.#liveWeight(vi) >= v.quorum + v.hysteresis;
+        this.#initService(vi, nowMs);
+        return;
+      }
+      const vs = this.#vs[vi];
+      const ovs = prev.#vs[oi];
+      const oldPool = ovs.quorumUp || !prev.spec.virtualServers[oi].sorry || !ovs.sorryAlive;
+      vs.quorumUp = ovs.quorumUp;
+      const sorryCarried = !!v.sorry && carry.sorry[vi] === true;
+      if (sorryCarried) {
+        vs.sorryAlive = ovs.sorryAlive;
+        vs.sorrySet = ovs.sorrySet;
+        vs.sorryNumFailed = ovs.sorryNumFailed;
+      }
+      const pool = () => vs.quorumUp || !v.sorry || !vs.sorryAlive;
+      v.realServers.forEach((r, ri) => {
+        const ori = carry.rs[vi]?.[ri] ?? -1;
+        if (ori < 0) this.#reloadNewRs(vi, ri, nowMs, pool(), fileValues);
+        else this.#reloadRs(prev, vi, ri, oi, ori, carry.ck[vi]?.[ri] ?? [], pool(), oldPool, nowMs, fileValues);
+      });
+      this.#updateQuorum(vi, false);
+      if (v.sorry && !sorryCarried) {
+        if (!vs.quorumUp && !vs.sorryAlive) {
+          this.#log(`${v.sorry.inhibit ? 'Enabling' : 'Adding'} sorry server ${v.sorry.key} to VS ${v.key}`);
+          this.#poolState(vi, false);
+          this.#ipvs('add', vi, { kind: 'sorry' });
+          vs.sorryAlive = true;
+        } else if (v.sorry.inhibit && !vs.sorrySet && !v.sorry.isRealServer) {
+          vs.sorryNumFailed = 1;
+          this.#ipvs('add', vi, { kind: 'sorry' });
+          vs.sorryNumFailed = 0;
+        }
+      }
+    });
+    return this.#flush();
+  }
+
+  /** A real server new to a virtual server that was already there: init_service_rs for it. */
+  #reloadNewRs(vi: number, ri: number, nowMs: number, inPool: boolean, fileValues?: (vs: number, rs: number, ck: number) => number): void {
+    const r = this.spec.virtualServers[vi].realServers[ri];
+    const rs = this.#rs[vi][ri];
+    const ref: ServerRef = { kind: 'rs', rs: ri };
+    this.#startRs(vi, ri, nowMs, fileValues);
+    if (!rs.numFailed) {
+      if (inPool) this.#ipvs('add', vi, ref);
+      else if (r.inhibit) this.#addAtZero(vi, ri);
+      rs.alive = true;
+      if (this.spec.rsInitNotifies) this.#emit({ type: 'notify', vs: vi, rs: ri, script: 'notify_up' });
+    } else if (r.inhibit) this.#ipvs('add', vi, ref);
+  }
+
+  /** A real server in both configurations (clear_diff_rs + migrate_checkers). */
+  #reloadRs(prev: HealthVerdict, vi: number, ri: number, oi: number, ori: number, ckCarry: readonly number[], inPool: boolean, oldPool: boolean,
+    nowMs: number, fileValues?: (vs: number, rs: number, ck: number) => number): void {
+    const r = this.spec.virtualServers[vi].realServers[ri];
+    const rs = this.#rs[vi][ri];
+    const ors = prev.#rs[oi][ori];
+    const ref: ServerRef = { kind: 'rs', rs: ri };
+    rs.alive = ors.alive;
+    rs.set = ors.set;
+    let anyRun = false;
+    r.checkers.forEach((c, ci) => {
+      const oci = ckCarry[ci] ?? -1;
+      const st = this.#ck[vi][ri][ci];
+      if (oci < 0) {
+        if (c.style !== 'file') return;
+        st.fileStatus = this.#fileStatusOf(c, fileValues?.(vi, ri, ci) ?? 0);
+        if (st.fileStatus === IPVS_WEIGHT_FAULT) {
+          st.isUp = false;
+          st.lastChangeMs = nowMs;
+        } else if (c.fileWeight) st.curWeight = st.fileStatus;
+        return;
+      }
+      const o = prev.#ck[oi][ori][oci];
+      st.isUp = o.isUp;
+      st.hasRun = o.hasRun;
+      // migrate_checkers: retries already used up for the new count leave one more failure to go.
+      st.retryIt = o.retryIt && c.retry ? (o.retryIt >= c.retry ? c.retry - 1 : o.retryIt) : 0;
+      st.curWeight = o.curWeight;
+      st.url = o.url < c.urls ? o.url : 0;
+      st.failedUrl = o.failedUrl < c.urls ? o.failedUrl : -1;
+      st.lastExitCode = o.lastExitCode;
+      st.fileStatus = o.fileStatus;
+      st.lastChangeMs = o.lastChangeMs;
+      if (st.hasRun && c.style !== 'file') anyRun = true;
+    });
+    const failed = () => this.#ck[vi][ri].reduce((n, c) => n + (c.isUp ? 0 : 1), 0);
+    if (failed() || (!rs.alive && !anyRun)) {
+      // A failed server's new checkers: alpha ones start down, and one failure is enough.
+      r.checkers.forEach((c, ci) => {
+        const st = this.#ck[vi][ri][ci];
+        if (st.hasRun || c.style === 'file') return;
+        if (c.alpha) st.isUp = false;
+        st.retryIt = c.retry;
+      });
+    }
+    rs.numFailed = failed();
+    const target = r.weight + this.#ck[vi][ri].reduce((s, c) => s + c.curWeight, 0);
+    // update_svr_wgt from the old effective weight, so a weight change is one edit.
+    rs.effectiveWeight = ors.effectiveWeight;
+    if (!rs.alive && rs.set && !r.inhibit) this.#ipvs('del', vi, ref);
+    if (!rs.numFailed && !rs.alive) {
+      rs.effectiveWeight = target;
+      this.#perform(vi, ri, true);
+    } else if (rs.numFailed && rs.alive) {
+      this.#perform(vi, ri, false);
+      rs.effectiveWeight = target;
+    } else if (!rs.alive) {
+      rs.effectiveWeight = target;
+      if (r.inhibit && !rs.set) this.#ipvs('add', vi, ref);
+    } else if (inPool) {
+      if (!oldPool || !rs.set) {
+        rs.effectiveWeight = target;
+        this.#ipvs('add', vi, ref);
+      } else this.#updateWeight(vi, ri, target, false);
+    } else {
+      rs.effectiveWeight = target;
+      if (rs.set && !r.inhibit) this.#ipvs('del', vi, ref);
+      else if (!rs.set && r.inhibit) this.#addAtZero(vi, ri);
+    }
+  }
+
+  /** An inhibited server out of the pool (quorum lost, sorry server in): in the table at weight 0. */
+  #addAtZero(vi: number, ri: number): void {
+    this.#rs[vi][ri].set = true;
+    this.#emit({ type: 'add-dest', vs: vi, server: { kind: 'rs', rs: ri }, weight: 0 });
+  }
+
+  /** start()'s per-server part: alpha checkers down, FILE_CHECK values read, effective weight. */
+  #startRs(vi: number, ri: number, nowMs: number, fileValues?: (vs: number, rs: number, ck: number) => number): void {
+    const r = this.spec.virtualServers[vi].realServers[ri];
+    r.checkers.forEach((c, ci) => {
+      const st = this.#ck[vi][ri][ci];
+      if (c.style === 'file') {
+        const value = fileValues?.(vi, ri, ci) ?? 0;
+        st.fileStatus = this.#fileStatusOf(c, value);
+        if (st.fileStatus === IPVS_WEIGHT_FAULT) this.#setCheckerState(vi, ri, ci, false, nowMs);
+        else if (c.fileWeight) st.curWeight = st.fileStatus;
+        return;
+      }
+      if (c.alpha) this.#setCheckerState(vi, ri, ci, false, nowMs);
+    });
+    this.#rs[vi][ri].effectiveWeight = r.weight + this.#ck[vi][ri].reduce((s, c) => s + c.curWeight, 0);
+  }
+
+  #startVs(vi: number, nowMs: number, fileValues?: (vs: number, rs: number, ck: number) => number): void {
+    this.spec.virtualServers[vi].realServers.forEach((_, ri) => this.#startRs(vi, ri, nowMs, fileValues));
   }
 
   /** One probe of checker [vs][rs][ck] finished. For HTTP the outcome is for URL `nextUrl` of the previous step. */

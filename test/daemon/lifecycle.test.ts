@@ -255,18 +255,18 @@ test('tslvs status prints the daemon and its table (exit 0), and exits 3 when no
   }
 });
 
-test('tslvs refuses an unknown flag with one line naming the fix (exit 2), and reserved options with their own code', async () => {
+test('tslvs refuses an unknown flag with one line naming the fix (exit 2), and a keepalived.conf it cannot read with its own code', async () => {
   const r = await runTslvs(['run', '--dataplan', 'none']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^tslvs: Unknown option "--dataplan" for "tslvs run"; did you mean "--dataplane"\?.*\(TSLVS_ERR_BAD_OPTION\)\n$/);
   const bad = await runTslvs(['run', '--dataplane', 'kernelx']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Invalid value "kernelx" for --dataplane; expected proxy, packet, none/);
-  const dir = tempDir('lc-reserved');
+  const dir = tempDir('lc-kaconf');
   try {
     const h = await runTslvs(['run', '--dataplane', 'none', '--socket', join(dir, 's'), '--state-dir', dir, '-f', join(dir, 'keepalived.conf')]);
     assert.equal(h.code, 1);
-    assert.match(h.stderr, /TSLVS_ERR_NOT_IMPLEMENTED/);
+    assert.match(h.stderr, /keepalived\.conf ".*keepalived\.conf" refused: .*\(TSLVS_ERR_KEEPALIVED_CONFIG\)/);
     assert.equal(existsSync(join(dir, 's')), false);
   } finally {
     removeDir(dir);

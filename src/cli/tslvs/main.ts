@@ -10,7 +10,7 @@ import { startDaemon } from '../../daemon/lifecycle.js';
 import { formatError, TslvsError } from '../../errors.js';
 import { request } from '../control-client.js';
 import { runDemo } from './demo.js';
-import { formatFacts, formatTable } from './status.js';
+import { formatFacts, formatHealth, formatTable } from './status.js';
 import { runTop } from './top.js';
 
 const EXIT_FAIL = 1;
@@ -25,7 +25,7 @@ function usage(): string {
     'Commands:',
     '  run [options]        run the director daemon in the foreground',
     '  status [--socket P]  show the daemon and its table (exit 3 if not running)',
-    '  reload [--socket P]  re-read --rules and apply only the difference (also: SIGHUP)',
+    '  reload [--socket P]  re-read --rules and -f and apply only the difference (also: SIGHUP)',
     '  stop [--socket P]    stop the daemon and wait until it has stopped',
     '  top [--socket P] [--interval S] [--sort cps|bytes|conns|name] [--once]',
     '                       live view of services and real servers (q quits)',
@@ -83,7 +83,7 @@ async function statusCmd(argv: readonly string[]): Promise<number> {
   const table = await request({ type: 'get-table' }, { socketPath: socket });
   failIfError(table);
   if (st.type !== 'status' || table.type !== 'table') throw new TslvsError('TSLVS_ERR_PROTOCOL', 'Unexpected answer to "status"', 'use a CLI of the same version as the daemon');
-  process.stdout.write(formatFacts(st.status) + formatTable(table.table));
+  process.stdout.write(formatFacts(st.status) + formatTable(table.table) + formatHealth(st.status));
   return 0;
 }
 
