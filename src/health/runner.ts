@@ -358,6 +358,39 @@ function sorryIdentity(vs: VirtualServer): string | null {
   return s ? `${s.af}|${s.addr}|${s.port}|${s.forwarding}|${s.inhibit}` : null;
 }
 
+/**
+ * What a reload keeps from `old` in `next`: virtual servers matched by keepalived's name for
+ * them, real servers by theirs within a matched virtual server, checkers by what they probe
+ * (checkerIdentity, each old checker used once), the sorry server when it is the same.
+ */
+export function carryOf(old: KeepalivedConfig, next: KeepalivedConfig): VerdictCarry {
+  const vsIndex = new Map(old.virtualServers.map((v, i) => [v.key, i]));
+  const vs = next.virtualServers.map((v) => vsIndex.get(v.key) ?? -1);
+  const rs: number[][] = [];
+  const ck: number[][][] = [];
+  const sorry: boolean[] = [];
+  next.virtualServers.forEach((v, vi) => {
+    const ov = vs[vi] >= 0 ? old.virtualServers[vs[vi]] : null;
+    const rsIdx = new Map((ov?.realServers ?? []).map((r, i) => [r.key, i]));
+    const rsRow = v.realServers.map((r) => rsIdx.get(r.key) ?? -1);
+    rs.push(rsRow);
+    ck.push(v.realServers.map((r, ri) => {
+      const ori = rsRow[ri];
+      if (ori < 0 || !ov) return r.checkers.map(() => -1);
+      const oldIds = ov.realServers[ori].checkers.map(checkerIdentity);
+      const used = new Set<number>();
+      return r.checkers.map((c) => {
+        const id = checkerIdentity(c);
+        const j = oldIds.findIndex((x, k) => x === id && !used.has(k));
+        if (j >= 0) used.add(j);
+        return j;
+      });
+    }));
+    sorry.push(!!ov && sorryIdentity(v) !== null && sorryIdentity(v) === sorryIdentity(ov));
+  });
+  return { vs, rs, ck, sorry };
+}
+
 export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
   let config = opts.config;
   const now = opts.now ?? (() => performance.now());
@@ -602,35 +635,11 @@ export function createHealthRunner(opts: HealthRunnerOptions): HealthRunner {
     const t0 = now();
     const extraLog: string[] = [];
 
-    // Match virtual servers by keepalived's name, real servers by theirs, checkers by what they probe.
-    const vsIndex = new Map(old.virtualServers.map((v, i) => [v.key, i]));
-    const carry: VerdictCarry = {
-      vs: next.virtualServers.map((v) => vsIndex.get(v.key) ?? -1),
-      rs: [], ck: [], sorry: [],
-    };
-    const rsCarry: number[][] = [];
-    const ckCarry: number[][][] = [];
-    const sorry: boolean[] = [];
-    next.virtualServers.forEach((v, vi) => {
-      const oi = carry.vs[vi];
-      const ov = oi >= 0 ? old.virtualServers[oi] : null;
-      const rsIdx = new Map((ov?.realServers ?? []).map((r, i) => [r.key, i]));
-      rsCarry.push(v.realServers.map((r) => rsIdx.get(r.key) ?? -1));
-      ckCarry.push(v.realServers.map((r, ri) => {
-        const ori = rsCarry[vi][ri];
-        if (ori < 0 || !ov) return r.checkers.map(() => -1);
-        const oldIds = ov.realServers[ori].checkers.map(checkerIdentity);
-        const used = new Set<number>();
-        return r.checkers.map((c) => {
-          const id = checkerIdentity(c);
-          const j = oldIds.findIndex((x, k) => x === id && !used.has(k));
-          if (j >= 0) used.add(j);
-          return j;
-        });
-      }));
-      sorry.push(!!ov && sorryIdentity(v) !== null && sorryIdentity(v) === sorryIdentity(ov));
-    });
-    const fullCarry: VerdictCarry = { vs: carry.vs, rs: rsCarry, ck: ckCarry, sorry };
+    const fullCarry = carryOf(old, next);
+    const carry = fullCarry;
+    const rsCarry = fullCarry.rs;
+    const ckCarry = fullCarry.ck;
+    const sorry = fullCarry.sorry;
     old.virtualServers.forEach((ov, oi) => {
       const vi = carry.vs.indexOf(oi);
       if (vi < 0) {

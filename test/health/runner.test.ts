@@ -129,3 +129,54 @@ test('MISC_CHECK with misc_dynamic changes the weight through a decision (edit-d
     await runner.stop({ keepTable: true });
   }
 });
+
+test('update(config) keeps the health, last result and schedule of unchanged checkers and returns only the difference', async () => {
+  const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
+  const s1 = await listen(p1);
+  const s3 = await listen(p3);
+  const text = (w1: number, rest: string) => `virtual_server 192.0.2.14 80 {
+    delay_loop 0.1
+    lb_algo wrr
+    lb_kind NAT
+    protocol TCP
+    real_server 127.0.0.1 ${p1} { weight ${w1}
+      TCP_CHECK { connect_timeout 0.5 } }
+    real_server 127.0.0.1 ${p2} { weight 2
+      TCP_CHECK { connect_timeout 0.5 } }
+${rest}  }`;
+  const decisions: HealthDecision[] = [];
+  const runner = createHealthRunner({ config: configOf(text(1, '')), onChange: (d) => decisions.push(d), bootstrapDelayMs: 0, random: () => 0 });
+  const svc = { af: 2, protocol: 6, addr: '192.0.2.14', port: 80, fwmark: 0 };
+  try {
+    runner.start();
+    // Nothing listens on p2: it goes down at its first check.
+    await waitFor(decisions, (d) => d.changes.some((c) => c.op === 'del' && c.server.endsWith(`:${p2}`)));
+    const before = runner.status().realServers.find((r) => r.realServer.endsWith(`:${p2}`))!;
+    const seen = decisions.length;
+    const rel = runner.update(configOf(text(4, `    real_server 127.0.0.1 ${p3} { TCP_CHECK { connect_timeout 0.5 } }\n`)));
+    assert.equal(rel.reason, 'reload');
+    assert.equal(decisions.length, seen, 'the reload decision is returned, not passed to onChange');
+    assert.deepEqual(rel.commands, [
+      { cmd: 'edit-dest', svc, dest: { af: 2, addr: '127.0.0.1', port: p1, fwd: 0, weight: 4, uThreshold: 0, lThreshold: 0, tunType: 0, tunPort: 0, tunFlags: 0 } },
+      { cmd: 'add-dest', svc, dest: { af: 2, addr: '127.0.0.1', port: p3, fwd: 0, weight: 1, uThreshold: 0, lThreshold: 0, tunType: 0, tunPort: 0, tunFlags: 0 } },
+    ]);
+    assert.deepEqual(rel.log, [`Changing weight from 1 to 4 for active service [127.0.0.1]:tcp:${p1} of VS [192.0.2.14]:tcp:80`]);
+    const after = runner.status().realServers.find((r) => r.realServer.endsWith(`:${p2}`))!;
+    assert.deepEqual([after.alive, after.inTable, after.lastTransitionMs, after.checkers[0].lastResult, after.checkers[0].lastTransitionMs],
+      [false, false, before.lastTransitionMs, before.checkers[0].lastResult, before.checkers[0].lastTransitionMs]);
+    assert.deepEqual(runner.intendedTable().map((e) => e.dests.map((d) => [d.port, d.weight])), [[[p1, 4], [p3, 1]]]);
+    // The kept checker of p2 is still scheduled: it comes back once something listens.
+    const s2 = await listen(p2);
+    const up = await waitFor(decisions, (d) => d.reason === 'check' && d.changes.some((c) => c.op === 'add' && c.server.endsWith(`:${p2}`)));
+    assert.deepEqual(up.commands.map((c) => c.cmd === 'add-dest' ? [c.dest.port, c.dest.weight] : c.cmd), [[p2, 2]]);
+    // Removing a real server: its destination goes, with keepalived's line.
+    const rel2 = runner.update(configOf(text(4, '').replace(new RegExp(`real_server 127.0.0.1 ${p1} \\{ weight 4\\n\\s+TCP_CHECK \\{ connect_timeout 0.5 \\} \\}`), '')));
+    assert.deepEqual(rel2.commands, [{ cmd: 'del-dest', svc, dest: { af: 2, addr: '127.0.0.1', port: p1 } }, { cmd: 'del-dest', svc, dest: { af: 2, addr: '127.0.0.1', port: p3 } }]);
+    assert.deepEqual(rel2.log, [`service [127.0.0.1]:tcp:${p1} no longer exist`, `service [127.0.0.1]:tcp:${p3} no longer exist`]);
+    s2.close();
+  } finally {
+    await runner.stop({ keepTable: true });
+    s1.close();
+    s3.close();
+  }
+});

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseKeepalivedText } from '../../src/config/keepalived/load.js';
 import type { KeepalivedConfig } from '../../src/config/keepalived/types.js';
-import { verdictSpecOf } from '../../src/health/runner.js';
+import { carryOf, verdictSpecOf } from '../../src/health/runner.js';
 import { type Action, HealthVerdict } from '../../src/health/verdict.js';
 
 function configOf(text: string): KeepalivedConfig {
@@ -277,5 +277,130 @@ test('stop: everything is removed; notify_down and quorum_down scripts run only 
     const a = v.stop(5);
     assert.deepEqual(ipvs(a), ['del rs0', 'del-service 0']);
     assert.deepEqual(notifies(a), omega ? ['notify_down rs0', 'quorum_down'] : []);
+  }
+});
+
+// ------------------------------------------------------------ reload (startFrom)
+
+/** Old verdict stepped by `steps`, then the new configuration started from it. */
+function reloaded(oldText: string, newText: string, steps: (v: HealthVerdict) => void = () => undefined): { v: HealthVerdict; a: readonly Action[] } {
+  const oldC = configOf(oldText);
+  const newC = configOf(newText);
+  const old = new HealthVerdict(verdictSpecOf(oldC));
+  old.start(0);
+  steps(old);
+  const v = new HealthVerdict(verdictSpecOf(newC));
+  return { v, a: v.startFrom(old, carryOf(oldC, newC), 50_000) };
+}
+
+const two = (w1 = 1, w2 = 1, extra = '') => vsText(` real_server 198.51.100.1 80 { weight ${w1}\n TCP_CHECK { retry 2 } }\n real_server 198.51.100.2 80 { weight ${w2}\n${extra} TCP_CHECK { retry 2 } }`);
+
+test('reload of the same file changes nothing and keeps each server\'s health, transition time and retries', () => {
+  const { v, a } = reloaded(two(), two(), (o) => {
+    o.probeDone(0, 0, 0, ok, 1000);
+    o.probeDone(0, 1, 0, fail, 1000); // before its first run one failure is enough
+    o.probeDone(0, 0, 0, fail, 2000); // retry 1 of 2
+  });
+  assert.deepEqual(ipvs(a), []);
+  assert.deepEqual(notifies(a), []);
+  const s0 = v.status(0, 0);
+  const s1 = v.status(0, 1);
+  assert.deepEqual([s0.alive, s0.inTable, s0.checkers[0].retries], [true, true, 1]);
+  assert.deepEqual([s1.alive, s1.inTable, s1.checkers[0].up, s1.checkers[0].lastChangeMs], [false, false, false, 1000]);
+  // The kept retry count: two more failures (not three) take server 1 down.
+  assert.deepEqual(ipvs(v.probeDone(0, 0, 0, fail, 51_000).actions), []);
+  assert.deepEqual(ipvs(v.probeDone(0, 0, 0, fail, 52_000).actions), ['del rs0']);
+  // Server 2 comes back on its first success after the reload.
+  assert.deepEqual(ipvs(v.probeDone(0, 1, 0, ok, 53_000).actions), ['add rs1 w1']);
+});
+
+test('reload: a new weight is one edit of the alive server; a new real server is added; a down server stays out', () => {
+  const newText = vsText(` real_server 198.51.100.1 80 { weight 5\n TCP_CHECK { retry 2 } }\n real_server 198.51.100.2 80 { weight 7\n TCP_CHECK { retry 2 } }\n real_server 198.51.100.3 80 { TCP_CHECK { } }`);
+  const { v, a } = reloaded(two(), newText, (o) => o.probeDone(0, 1, 0, fail, 1000));
+  assert.deepEqual(ipvs(a), ['edit rs0 w5', 'add rs2 w1']);
+  assert.deepEqual(logs(a), ['Changing weight from 1 to 5 for active service [198.51.100.1]:tcp:80 of VS [192.0.2.10]:tcp:80']);
+  assert.equal(v.status(0, 1).alive, false);
+  // Its new weight is used when it comes back.
+  assert.deepEqual(ipvs(v.probeDone(0, 1, 0, ok, 51_000).actions), ['add rs1 w7']);
+});
+
+test('reload: inhibit_on_failure switched on for a down server puts it in at weight 0, switched off takes it out', () => {
+  const on = reloaded(two(), two(1, 1, ' inhibit_on_failure\n'), (o) => o.probeDone(0, 1, 0, fail, 1000));
+  assert.deepEqual(ipvs(on.a), ['add rs1 w0']);
+  const off = reloaded(two(1, 1, ' inhibit_on_failure\n'), two(), (o) => o.probeDone(0, 1, 0, fail, 1000));
+  assert.deepEqual(ipvs(off.a), ['del rs1']);
+});
+
+test('reload: a checker whose target changed starts afresh; an alpha checker added to a failed server starts down', () => {
+  const moved = vsText(` real_server 198.51.100.1 80 { TCP_CHECK { retry 2 } }\n real_server 198.51.100.2 80 { TCP_CHECK { retry 2\n connect_port 8080 } }`);
+  const r1 = reloaded(two(), moved, (o) => o.probeDone(0, 1, 0, fail, 1000));
+  // No checker of server 2 failed any more (the new one has not run): it is back in the table.
+  assert.deepEqual(ipvs(r1.a), ['add rs1 w1']);
+  assert.deepEqual(r1.v.status(0, 1).checkers.map((c) => [c.up, c.hasRun]), [[true, false]]);
+  const extra = vsText(` real_server 198.51.100.1 80 { TCP_CHECK { retry 2 } }\n real_server 198.51.100.2 80 { TCP_CHECK { retry 2 }\n TCP_CHECK { connect_port 8080\n alpha } }`);
+  const r2 = reloaded(two(), extra, (o) => o.probeDone(0, 1, 0, fail, 1000));
+  assert.deepEqual(ipvs(r2.a), []);
+  assert.deepEqual(r2.v.status(0, 1).checkers.map((c) => c.up), [false, false]);
+  // The kept failed checker recovering is not enough: the new alpha one must succeed too.
+  assert.deepEqual(ipvs(r2.v.probeDone(0, 1, 0, ok, 51_000).actions), []);
+  assert.deepEqual(ipvs(r2.v.probeDone(0, 1, 1, ok, 51_100).actions), ['add rs1 w1']);
+});
+
+test('reload: quorum state is kept; a sorry server added while quorum is lost replaces the pool', () => {
+  const q = (sorry: string) => vsText(` quorum 2\n${sorry} real_server 198.51.100.1 80 { TCP_CHECK { } }\n real_server 198.51.100.2 80 { TCP_CHECK { } }`);
+  const { v, a } = reloaded(q(''), q(' sorry_server 198.51.100.9 80\n'), (o) => o.probeDone(0, 1, 0, fail, 1000));
+  assert.equal(v.quorumUp(0), false);
+  assert.deepEqual(ipvs(a), ['del rs0', 'add sorry w1']);
+  assert.equal(v.sorryInPool(0), true);
+  // Quorum regained (perform_svr_state leaves the pool to perform_quorum_state): the sorry server
+  // leaves, then every alive server comes back.
+  const back = v.probeDone(0, 1, 0, ok, 51_000);
+  assert.deepEqual(ipvs(back.actions), ['del sorry', 'add rs0 w1', 'add rs1 w1']);
+  // The other way: a sorry server in the pool, removed from the file, gives the pool back.
+  const gone = reloaded(q(' sorry_server 198.51.100.9 80\n'), q(''), (o) => o.probeDone(0, 1, 0, fail, 1000));
+  assert.deepEqual(ipvs(gone.a), ['add rs0 w1']);
+});
+
+test('reload: after any probe history and any reload, the table the actions build matches each server\'s in-table state', () => {
+  // Random histories over a virtual server with quorum, a sorry server and inhibited servers;
+  // the actions applied to a mirror table must agree with status() (inTable, and weight 0 when
+  // an inhibited server is down or out of the pool).
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  const variant = (k: number) => vsText(` quorum ${1 + (k % 3)}\n${k % 2 ? ' sorry_server 198.51.100.9 80\n' : ''}` +
+    [1, 2, 3].map((i) => ` real_server 198.51.100.${i} 80 { weight ${1 + ((k + i) % 3)}\n${(k + i) % 2 ? ' inhibit_on_failure\n' : ''} TCP_CHECK { retry 1 } }`).join('\n'));
+  for (let run = 0; run < 200; run++) {
+    let k = Math.floor(rand() * 6);
+    let c = configOf(variant(k));
+    let v = new HealthVerdict(verdictSpecOf(c));
+    const mirror = new Map<string, number>();
+    const apply = (acts: readonly Action[]) => {
+      for (const x of acts) {
+        if (x.type === 'add-dest' || x.type === 'edit-dest') mirror.set(x.server.kind === 'rs' ? `rs${x.server.rs}` : 'sorry', x.weight);
+        else if (x.type === 'del-dest') mirror.delete(x.server.kind === 'rs' ? `rs${x.server.rs}` : 'sorry');
+      }
+    };
+    apply(v.start(0));
+    let t = 0;
+    for (let step = 0; step < 30; step++) {
+      t += 1000;
+      if (rand() < 0.15) {
+        const k2 = Math.floor(rand() * 6);
+        const c2 = configOf(variant(k2));
+        const v2 = new HealthVerdict(verdictSpecOf(c2));
+        // The mirror keeps what was carried (same servers), as the runner's intended table does.
+        if ((k2 % 2) !== (k % 2)) mirror.delete('sorry');
+        apply(v2.startFrom(v, carryOf(c, c2), t));
+        [k, c, v] = [k2, c2, v2];
+      } else {
+        const ri = Math.floor(rand() * 3);
+        apply(v.probeDone(0, ri, 0, rand() < 0.5 ? ok : fail, t).actions);
+      }
+      for (let ri = 0; ri < 3; ri++) {
+        const st = v.status(0, ri);
+        assert.equal(mirror.has(`rs${ri}`), st.inTable, `run ${run} step ${step} rs${ri}: ${JSON.stringify([...mirror])}`);
+      }
+      assert.equal(mirror.has('sorry'), v.sorryInPool(0) || (c.virtualServers[0].sorryServer?.inhibit ?? false), `run ${run} step ${step} sorry`);
+    }
   }
 });
