@@ -28,8 +28,8 @@
  * prints the table as `tslvs status` does (exit 0), or says it is stopped (exit 3).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../cli/control-client.js';
 import { formatFacts, formatTable } from '../cli/tslvs/status.js';
@@ -360,6 +360,7 @@ interface Spawned {
 function spawnDaemon(ctx: Ctx, args: readonly string[], log: string): Spawned {
   let fd: number;
   try {
+    mkdirSync(dirname(log), { recursive: true, mode: 0o755 });
     fd = openSync(log, 'a', 0o640);
   } catch (err) {
     throw new TslvsError('TSLVS_ERR_HOST_STATE', `Cannot open the daemon's log "${log}" (${systemErrno(err) ?? 'error'})`,
