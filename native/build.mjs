@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the optional native addon (native/build/Release/tslvs_packet.node) with node-gyp from
+// Builds the optional native addons (native/build/Release/tslvs_packet.node, and tslvs_relay.node
+// for the proxy dataplane's native relay) with node-gyp from
 // source: no downloaded binaries. Run by `npm install`/`npm ci` (the "install" script): a failed
 // build prints what to do and exits 0, because only `--dataplane packet` needs the addon.
 // `node native/build.mjs --strict` (npm run build:native) exits non-zero on failure instead.
@@ -48,4 +49,4 @@ if (r.status !== 0) {
   const lines = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').filter((l) => /error|ERR!/i.test(l)).slice(0, 8);
   fail(`node-gyp exited with ${r.status ?? r.signal}\n${lines.join('\n')}`);
 }
-console.log('tslvs: native addon built: native/build/Release/tslvs_packet.node');
+console.log('tslvs: native addons built: native/build/Release/tslvs_packet.node, tslvs_relay.node');

@@ -68,6 +68,8 @@ export class ProxyContext {
   connectFailures = 0;
   /** New connections that succeeded only after a retry. */
   redispatched = 0;
+  /** Listeners that stopped accepting for lack of descriptors (EMFILE); housekeeping resumes them. */
+  pausedListeners: { resume(): void }[] = [];
 
   // Connect deadlines in queue order: the timeout is the same for all, so deadlines only grow.
   #cq: Connecting[] = [];
@@ -159,6 +161,11 @@ export class ProxyContext {
       h = 0;
     }
     this.#cqHead = h;
+    if (this.pausedListeners.length > 0) {
+      const p = this.pausedListeners;
+      this.pausedListeners = [];
+      for (const l of p) l.resume();
+    }
     for (const [d, until] of this.#quarantine) {
       if (until <= nowMs) {
         d.flags &= ~TSLVS_DEST_F_UNREACHABLE;

@@ -19,12 +19,15 @@ import { TslvsError } from '../../errors.js';
 import type { Dataplane, DataplaneKind, DataplaneOptions, DataplaneStats } from '../dataplane.js';
 import { addrPortText } from './bind-error.js';
 import { ProxyContext } from './context.js';
+import { Relay } from './relay.js';
+import { loadRelayAddon, relayUnavailable } from './relay-addon.js';
+import { RelayListener } from './relay-listener.js';
 import { parseProxySettings } from './settings.js';
 import { TcpListener } from './tcp-listener.js';
 import { UdpListener } from './udp-listener.js';
 import { loadUv } from './uv.js';
 
-type Listener = TcpListener | UdpListener;
+type Listener = TcpListener | RelayListener | UdpListener;
 
 const PACKET_HINT = 'use --dataplane packet, which rewrites packets as the kernel does';
 
@@ -34,6 +37,10 @@ const UDP_SWEEP_MS = 1000;
 export class ProxyDataplane implements Dataplane {
   readonly kind: DataplaneKind = 'proxy';
   readonly ctx: ProxyContext;
+  /** The native relay TCP goes through, or null: Node's TCP handles (setting nativeRelay 0, or the addon is not built). */
+  readonly relay: Relay | null = null;
+  /** Why the native relay is not used ('' when it is). */
+  readonly relayUnavailable: string = '';
   /** Listener key (protocol, family, address, port) → its socket. */
   readonly #listeners = new Map<string, Listener>();
   #timer: NodeJS.Timeout | null = null;
@@ -43,6 +50,9 @@ export class ProxyDataplane implements Dataplane {
   constructor(opts: DataplaneOptions) {
     const settings = parseProxySettings(opts.settings);
     this.ctx = new ProxyContext(opts.ipvs, opts.now, settings, loadUv());
+    const addon = settings.nativeRelay === 1 ? loadRelayAddon() : null;
+    if (addon !== null) this.relay = new Relay(addon, this.ctx.pool.bulk());
+    else this.relayUnavailable = settings.nativeRelay === 1 ? relayUnavailable() : 'nativeRelay is 0';
     const owners = this.ctx.owners;
     opts.ipvs.onExpire((conn) => {
       const o = owners.get(conn);
@@ -85,7 +95,9 @@ export class ProxyDataplane implements Dataplane {
         if (this.#listeners.has(k)) continue;
         const l = svc.protocol === IPPROTO_UDP
           ? new UdpListener(this.ctx, svc.addr, svc.port)
-          : new TcpListener(this.ctx, svc.addr, svc.port);
+          : this.relay !== null
+            ? new RelayListener(this.ctx, this.relay, svc.addr, svc.port)
+            : new TcpListener(this.ctx, svc.addr, svc.port);
         if (l instanceof UdpListener) await l.open();
         else l.open();
         this.#listeners.set(k, l);
@@ -119,15 +131,18 @@ export class ProxyDataplane implements Dataplane {
 
   /** Everything Dataplane.stats() has, and the proxy's own gauges (for tests and status). */
   details(): {
-    listeners: number; activeFlows: number; buffersInUse: number; bufferBytesInUse: number;
+    engine: 'native' | 'uv'; listeners: number; activeFlows: number; buffersInUse: number; bufferBytesInUse: number;
     connectFailures: number; redispatched: number; quarantined: number; drops: Record<string, number>;
   } {
     const c = this.ctx;
+    // The native relay's scratch buffer belongs to no session.
+    const held = this.relay !== null && !this.#closed ? 1 : 0;
     return {
+      engine: this.relay !== null ? 'native' : 'uv',
       listeners: this.#listeners.size,
       activeFlows: c.activeFlows,
-      buffersInUse: c.pool.inUse,
-      bufferBytesInUse: c.pool.bytesInUse,
+      buffersInUse: c.pool.inUse - held,
+      bufferBytesInUse: c.pool.bytesInUse - held * c.pool.bulkSize,
       connectFailures: c.connectFailures,
       redispatched: c.redispatched,
       quarantined: c.quarantined,
@@ -147,6 +162,10 @@ export class ProxyDataplane implements Dataplane {
     for (const o of owners) o.expired();
     // Sessions no entry points at any more (taken over by a newer connection) are reset too.
     while (this.ctx.liveSessions !== null) this.ctx.liveSessions.expired();
+    if (this.relay !== null) {
+      this.relay.close();
+      this.ctx.pool.release(this.relay.scratch);
+    }
     this.ctx.ipvs.onExpire(null);
     this.ctx.clearQuarantine();
     this.ctx.pool.clear();

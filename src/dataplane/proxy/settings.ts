@@ -21,6 +21,8 @@ export interface ProxySettings {
   poolMax: number;
   /** Housekeeping period: connect timeouts, quarantine ends, one-packet UDP flows (ms). */
   housekeepingMs: number;
+  /** 1: relay TCP through the native relay (native/src/relay.c) when it is built; 0: always through Node's TCP handles. */
+  nativeRelay: number;
 }
 
 export const PROXY_DEFAULTS: Readonly<ProxySettings> = Object.freeze({
@@ -32,6 +34,7 @@ export const PROXY_DEFAULTS: Readonly<ProxySettings> = Object.freeze({
   bulkBufferSize: 65536,
   poolMax: 1024,
   housekeepingMs: 100,
+  nativeRelay: 1,
 });
 
 const LIMITS: Readonly<Record<keyof ProxySettings, readonly [number, number]>> = {
@@ -43,6 +46,7 @@ const LIMITS: Readonly<Record<keyof ProxySettings, readonly [number, number]>> =
   bulkBufferSize: [1024, 16 << 20],
   poolMax: [0, 1 << 20],
   housekeepingMs: [1, 60_000],
+  nativeRelay: [0, 1],
 };
 
 export function parseProxySettings(raw: Readonly<Record<string, unknown>>): Readonly<ProxySettings> {

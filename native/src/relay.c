@@ -1,0 +1,546 @@
+/*
+ * tslvs_relay: the proxy dataplane's TCP sockets without Node's stream machinery (Linux, epoll).
+ *
+ * The relay logic (what to read, where to write it, when to half-close, what the IPVS core
+ * sees) stays in TypeScript (src/dataplane/proxy/relay-session.ts); this file only makes the
+ * system calls, the way HAProxy's event loop makes them:
+ *   - one epoll instance per relay, itself watched by libuv (uv_poll on the epoll fd): one
+ *     JavaScript callback per batch of ready sockets, never one per socket or per read;
+ *   - every connection socket is registered once, edge-triggered for IN|OUT|RDHUP, and leaves
+ *     the epoll set when it is closed: two epoll_ctl per relayed connection, no MOD, no DEL;
+ *   - accept4 hands over the descriptor and the peer address together (no getpeername), in
+ *     batches; accepted sockets inherit TCP_NODELAY from the listener;
+ *   - a connect's outcome is the first readiness of its socket; SO_ERROR is read only when
+ *     epoll reports an error;
+ *   - a listener can be bound with SO_REUSEPORT, so several threads can each accept on their own.
+ * Sockets are plain integers on the JavaScript side; no object is created per connection.
+ *
+ * Every call returns a non-negative result or a negative errno (Linux errno, as libuv's).
+ *
+ * Layout shared with JavaScript (src/dataplane/proxy/relay-addon.ts):
+ *   events   = Int32Array, 2 ints per ready socket: [fd, epoll events]
+ *   accepted = Int32Array, ACC_STRIDE ints per accepted connection:
+ *              [fd, peer port, w0, w1, w2, w3] (IPv4: w0 is the address in host order;
+ *              IPv6: the four 32-bit words in host order, as src/core/addr.ts keeps them)
+ */
+#include <node_api.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define EV_CAP 512
+#define ACC_CAP 256
+#define ACC_STRIDE 6
+
+/* listen() flags */
+#define L_REUSEPORT 1
+
+typedef struct relay {
+  int epfd;
+  napi_env env;
+  napi_ref self_ref;  /* strong while open, so the handle outlives its callbacks */
+  napi_ref cb_ref;
+  napi_async_context actx;
+  uv_poll_t poll;
+  int closing, finalized, uv_closed;
+  int32_t *ev;
+  int32_t *acc;
+  struct epoll_event evbuf[EV_CAP];
+} relay_t;
+
+/* ---------- N-API helpers ---------- */
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value i32(napi_env env, int32_t v) {
+  napi_value r;
+  napi_create_int32(env, v, &r);
+  return r;
+}
+
+static int32_t arg_i32(napi_env env, napi_value v) {
+  int32_t x = 0;
+  napi_get_value_int32(env, v, &x);
+  return x;
+}
+
+static uint32_t arg_u32(napi_env env, napi_value v) {
+  uint32_t x = 0;
+  napi_get_value_uint32(env, v, &x);
+  return x;
+}
+
+static relay_t *unwrap(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_unwrap(env, v, &p) != napi_ok || !p) {
+    throw_type(env, "not an open relay handle");
+    return NULL;
+  }
+  relay_t *r = p;
+  if (r->epfd < 0) {
+    throw_type(env, "the relay is closed");
+    return NULL;
+  }
+  return r;
+}
+
+/* A byte range of a Uint8Array argument, checked: NULL when off/len fall outside it. */
+static uint8_t *byte_range(napi_env env, napi_value ta, uint32_t off, uint32_t len) {
+  napi_typedarray_type tt;
+  size_t n, boff;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, ta, &tt, &n, &data, NULL, &boff) != napi_ok || tt != napi_uint8_array) return NULL;
+  if ((size_t)off > n || (size_t)len > n - off || data == NULL) return NULL;
+  return (uint8_t *)data + off;
+}
+
+/* ---------- lifetime ---------- */
+
+static void maybe_free(relay_t *r) {
+  if (r->finalized && r->uv_closed) free(r);
+}
+
+static void on_uv_closed(uv_handle_t *h) {
+  relay_t *r = h->data;
+  r->uv_closed = 1;
+  maybe_free(r);
+}
+
+static void do_close(napi_env env, relay_t *r) {
+  if (r->epfd < 0) return;
+  if (!r->closing) {
+    r->closing = 1;
+    uv_poll_stop(&r->poll);
+    uv_close((uv_handle_t *)&r->poll, on_uv_closed);
+  }
+  close(r->epfd);
+  r->epfd = -1;
+  if (r->cb_ref) { napi_delete_reference(env, r->cb_ref); r->cb_ref = NULL; }
+  if (r->actx) { napi_async_destroy(env, r->actx); r->actx = NULL; }
+  if (r->self_ref) { uint32_t rc; napi_reference_unref(env, r->self_ref, &rc); }
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  relay_t *r = data;
+  if (r->epfd >= 0) {
+    if (!r->closing) { r->closing = 1; uv_poll_stop(&r->poll); uv_close((uv_handle_t *)&r->poll, on_uv_closed); }
+    close(r->epfd);
+    r->epfd = -1;
+  }
+  if (r->self_ref) { napi_delete_reference(env, r->self_ref); r->self_ref = NULL; }
+  r->finalized = 1;
+  maybe_free(r);
+}
+
+/* ---------- readiness: one JavaScript call per batch ---------- */
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  relay_t *r = p->data;
+  /* A full batch may leave more behind: take up to four batches per wake-up. */
+  for (int round = 0; round < 4; round++) {
+    if (r->epfd < 0 || !r->cb_ref) return;
+    int n = epoll_wait(r->epfd, r->evbuf, EV_CAP, 0);
+    if (n <= 0) return;
+    for (int i = 0; i < n; i++) {
+      r->ev[2 * i] = r->evbuf[i].data.fd;
+      r->ev[2 * i + 1] = (int32_t)r->evbuf[i].events;
+    }
+    napi_env env = r->env;
+    napi_handle_scope scope;
+    napi_open_handle_scope(env, &scope);
+    napi_value cb, recv, arg;
+    napi_get_reference_value(env, r->cb_ref, &cb);
+    napi_get_global(env, &recv);
+    napi_create_int32(env, n, &arg);
+    napi_status st = napi_make_callback(env, r->actx, recv, cb, 1, &arg, NULL);
+    if (st == napi_pending_exception) {
+      napi_value e;
+      napi_get_and_clear_last_exception(env, &e);
+      napi_fatal_exception(env, e);
+    }
+    napi_close_handle_scope(env, scope);
+    if (n < EV_CAP) return;
+  }
+}
+
+/* open(cb) -> { epfd, events, accepted }: cb(n) runs with n ready sockets in `events`. */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype t;
+  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) return throw_type(env, "open(callback)");
+  relay_t *r = calloc(1, sizeof *r);
+  if (!r) return throw_type(env, "out of memory");
+  r->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (r->epfd < 0) {
+    int e = errno;
+    free(r);
+    char msg[128];
+    snprintf(msg, sizeof msg, "epoll_create1: %s", strerror(e));
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
+  r->env = env;
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  if (uv_poll_init(loop, &r->poll, r->epfd) != 0) {
+    close(r->epfd);
+    free(r);
+    napi_throw_error(env, NULL, "uv_poll_init failed on the relay's epoll descriptor");
+    return NULL;
+  }
+  r->poll.data = r;
+
+  napi_value obj, ab, ta;
+  napi_create_object(env, &obj);
+  void *mem;
+  napi_create_arraybuffer(env, EV_CAP * 2 * sizeof(int32_t), &mem, &ab);
+  r->ev = mem;
+  napi_create_typedarray(env, napi_int32_array, EV_CAP * 2, ab, 0, &ta);
+  napi_set_named_property(env, obj, "events", ta);
+  napi_create_arraybuffer(env, ACC_CAP * ACC_STRIDE * sizeof(int32_t), &mem, &ab);
+  r->acc = mem;
+  napi_create_typedarray(env, napi_int32_array, ACC_CAP * ACC_STRIDE, ab, 0, &ta);
+  napi_set_named_property(env, obj, "accepted", ta);
+  napi_set_named_property(env, obj, "epfd", i32(env, r->epfd));
+  napi_wrap(env, obj, r, finalize, NULL, NULL);
+  /* The ArrayBuffers are properties of obj, so they live as long as the handle. */
+  napi_create_reference(env, obj, 1, &r->self_ref);
+  napi_create_reference(env, argv[0], 1, &r->cb_ref);
+  napi_value name;
+  napi_create_string_utf8(env, "tslvs:relay", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &r->actx);
+  uv_poll_start(&r->poll, UV_READABLE, on_poll);
+  return obj;
+}
+
+/* close(h): stop watching and close the epoll descriptor (sockets are closed by their owners). */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *p = NULL;
+  if (argc < 1 || napi_unwrap(env, argv[0], &p) != napi_ok || !p) return NULL;
+  do_close(env, p);
+  return NULL;
+}
+
+/* ref(h, on): whether the relay keeps the event loop alive. */
+static napi_value js_ref(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  relay_t *r = unwrap(env, argv[0]);
+  if (!r) return NULL;
+  bool on = false;
+  napi_get_value_bool(env, argv[1], &on);
+  if (on) uv_ref((uv_handle_t *)&r->poll);
+  else uv_unref((uv_handle_t *)&r->poll);
+  return NULL;
+}
+
+/* ---------- sockets ---------- */
+
+static int add_et(int epfd, int fd) {
+  struct epoll_event e;
+  e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  e.data.u64 = 0;
+  e.data.fd = fd;
+  return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+static int fill_sockaddr(int af, const char *text, uint32_t port, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  if (af == 10) {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, text, &s6->sin6_addr) != 1) return -EINVAL;
+    *len = sizeof *s6;
+  } else {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, text, &s4->sin_addr) != 1) return -EINVAL;
+    *len = sizeof *s4;
+  }
+  return 0;
+}
+
+/* listen(epfd, af (2|10), addr text, port, backlog, flags) -> fd | -errno */
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 6) return throw_type(env, "listen(epfd, af, addr, port, backlog, flags)");
+  int epfd = arg_i32(env, argv[0]);
+  int af = arg_i32(env, argv[1]);
+  char text[64];
+  size_t tl = 0;
+  if (napi_get_value_string_utf8(env, argv[2], text, sizeof text, &tl) != napi_ok) return throw_type(env, "addr must be a string");
+  uint32_t port = arg_u32(env, argv[3]);
+  int backlog = arg_i32(env, argv[4]);
+  uint32_t flags = arg_u32(env, argv[5]);
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  int err = fill_sockaddr(af, text, port, &ss, &sl);
+  if (err) return i32(env, err);
+  int fd = socket(af == 10 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return i32(env, -errno);
+  int one = 1;
+  /* As libuv binds: SO_REUSEADDR, and IPv6 sockets only for IPv6 (UV_TCP_IPV6ONLY). */
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) goto fail;
+  if ((flags & L_REUSEPORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) goto fail;
+  if (af == 10 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) goto fail;
+  /* Accepted sockets inherit it (the listener's tcp_sock is cloned): no setsockopt per connection. */
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) goto fail;
+  if (bind(fd, (struct sockaddr *)&ss, sl) < 0) goto fail;
+  if (listen(fd, backlog) < 0) goto fail;
+  struct epoll_event e;
+  e.events = EPOLLIN;
+  e.data.u64 = 0;
+  e.data.fd = fd;
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0) goto fail;
+  return i32(env, fd);
+fail:
+  err = -errno;
+  close(fd);
+  return i32(env, err);
+}
+
+/* watch(epfd, lfd, on): a listener's readiness on or off (paused after EMFILE). */
+static napi_value js_watch(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int epfd = arg_i32(env, argv[0]);
+  int fd = arg_i32(env, argv[1]);
+  bool on = false;
+  napi_get_value_bool(env, argv[2], &on);
+  struct epoll_event e;
+  e.events = on ? EPOLLIN : 0;
+  e.data.u64 = 0;
+  e.data.fd = fd;
+  return i32(env, epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &e) < 0 ? -errno : 0);
+}
+
+/*
+ * accept(h, lfd, max) -> n | -errno: up to max connections, each registered with the relay's
+ * epoll and described in h.accepted. -errno only when the first accept4 fails (EAGAIN: none).
+ */
+static napi_value js_accept(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  relay_t *r = unwrap(env, argv[0]);
+  if (!r) return NULL;
+  int lfd = arg_i32(env, argv[1]);
+  uint32_t max = arg_u32(env, argv[2]);
+  if (max > ACC_CAP) max = ACC_CAP;
+  uint32_t n = 0;
+  while (n < max) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      if (e == EINTR || e == ECONNABORTED) continue;
+      if (n == 0) return i32(env, -e);
+      break;
+    }
+    if (add_et(r->epfd, fd) < 0) {
+      int e = errno;
+      close(fd);
+      if (n == 0) return i32(env, -e);
+      break;
+    }
+    int32_t *o = r->acc + n * ACC_STRIDE;
+    o[0] = fd;
+    if (ss.ss_family == AF_INET6) {
+      struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+      uint32_t w[4];
+      memcpy(w, &s6->sin6_addr, 16);
+      o[1] = ntohs(s6->sin6_port);
+      o[2] = (int32_t)ntohl(w[0]);
+      o[3] = (int32_t)ntohl(w[1]);
+      o[4] = (int32_t)ntohl(w[2]);
+      o[5] = (int32_t)ntohl(w[3]);
+    } else {
+      struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+      o[1] = ntohs(s4->sin_port);
+      o[2] = (int32_t)ntohl(s4->sin_addr.s_addr);
+      o[3] = 0;
+      o[4] = 0;
+      o[5] = 0;
+    }
+    n++;
+  }
+  return i32(env, (int32_t)n);
+}
+
+/*
+ * connect(epfd, af, w0, w1, w2, w3, port) -> fd | -errno: a non-blocking connect, registered with
+ * the epoll set; its first readiness tells the outcome (OUT: connected; ERR/HUP: see soError).
+ */
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 7) return throw_type(env, "connect(epfd, af, w0, w1, w2, w3, port)");
+  int epfd = arg_i32(env, argv[0]);
+  int af = arg_i32(env, argv[1]);
+  uint32_t w[4];
+  for (int i = 0; i < 4; i++) w[i] = arg_u32(env, argv[2 + i]);
+  uint32_t port = arg_u32(env, argv[6]);
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  memset(&ss, 0, sizeof ss);
+  if (af == 10) {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    uint32_t nw[4] = { htonl(w[0]), htonl(w[1]), htonl(w[2]), htonl(w[3]) };
+    memcpy(&s6->sin6_addr, nw, 16);
+    sl = sizeof *s6;
+  } else {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    s4->sin_addr.s_addr = htonl(w[0]);
+    sl = sizeof *s4;
+  }
+  int fd = socket(af == 10 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return i32(env, -errno);
+  int one = 1;
+  int err;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) goto fail;
+  if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) goto fail;
+  if (add_et(epfd, fd) < 0) goto fail;
+  return i32(env, fd);
+fail:
+  err = -errno;
+  close(fd);
+  return i32(env, err);
+}
+
+/* read(fd, u8, off, len) -> n | 0 (end of stream) | -errno (-EAGAIN: nothing now) */
+static napi_value js_read(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = arg_i32(env, argv[0]);
+  uint32_t off = arg_u32(env, argv[2]);
+  uint32_t len = arg_u32(env, argv[3]);
+  uint8_t *p = byte_range(env, argv[1], off, len);
+  if (!p) return throw_type(env, "read(fd, Uint8Array, off, len): range outside the array");
+  ssize_t n;
+  do n = recv(fd, p, len, 0); while (n < 0 && errno == EINTR);
+  return i32(env, n < 0 ? -errno : (int32_t)n);
+}
+
+/* write(fd, u8, off, len) -> bytes taken | -errno (-EAGAIN: none) */
+static napi_value js_write(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = arg_i32(env, argv[0]);
+  uint32_t off = arg_u32(env, argv[2]);
+  uint32_t len = arg_u32(env, argv[3]);
+  uint8_t *p = byte_range(env, argv[1], off, len);
+  if (!p) return throw_type(env, "write(fd, Uint8Array, off, len): range outside the array");
+  ssize_t n;
+  do n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT); while (n < 0 && errno == EINTR);
+  return i32(env, n < 0 ? -errno : (int32_t)n);
+}
+
+/* shutdown(fd) -> 0 | -errno: SHUT_WR, our FIN after what was written. */
+static napi_value js_shutdown(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = arg_i32(env, argv[0]);
+  return i32(env, shutdown(fd, SHUT_WR) < 0 ? -errno : 0);
+}
+
+/* closeFd(fd, reset) -> 0 | -errno: FIN after queued data, or RST (SO_LINGER 0) with reset. */
+static napi_value js_close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = arg_i32(env, argv[0]);
+  bool reset = false;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &reset);
+  if (reset) {
+    struct linger l = { 1, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  return i32(env, close(fd) < 0 ? -errno : 0);
+}
+
+/* soError(fd) -> -errno of a failed connect (SO_ERROR), or 0. */
+static napi_value js_so_error(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = arg_i32(env, argv[0]);
+  int e = 0;
+  socklen_t l = sizeof e;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0) return i32(env, -errno);
+  return i32(env, -e);
+}
+
+/* localPort(fd) -> the bound port (getsockname), or -errno; for listeners bound to port 0 in tests. */
+static napi_value js_local_port(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = arg_i32(env, argv[0]);
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) return i32(env, -errno);
+  if (ss.ss_family == AF_INET6) return i32(env, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+  return i32(env, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor d[] = {
+    { "open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL },
+    { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
+    { "ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL },
+    { "listen", NULL, js_listen, NULL, NULL, NULL, napi_default, NULL },
+    { "watch", NULL, js_watch, NULL, NULL, NULL, napi_default, NULL },
+    { "accept", NULL, js_accept, NULL, NULL, NULL, napi_default, NULL },
+    { "connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL },
+    { "read", NULL, js_read, NULL, NULL, NULL, napi_default, NULL },
+    { "write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL },
+    { "shutdown", NULL, js_shutdown, NULL, NULL, NULL, napi_default, NULL },
+    { "closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_default, NULL },
+    { "soError", NULL, js_so_error, NULL, NULL, NULL, napi_default, NULL },
+    { "localPort", NULL, js_local_port, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+  napi_value v;
+  napi_create_uint32(env, ACC_STRIDE, &v);
+  napi_set_named_property(env, exports, "ACC_STRIDE", v);
+  napi_create_uint32(env, ACC_CAP, &v);
+  napi_set_named_property(env, exports, "ACC_CAP", v);
+  napi_create_uint32(env, EV_CAP, &v);
+  napi_set_named_property(env, exports, "EV_CAP", v);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

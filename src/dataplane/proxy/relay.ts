@@ -1,0 +1,85 @@
+/**
+ * The native relay's event loop glue: one epoll set (native/src/relay.c) whose ready sockets
+ * arrive in batches, dispatched by descriptor to the listener or session that owns it.
+ *
+ * Descriptors closed while a batch is being handled are closed after it: a later event of the
+ * same batch may still name them, and closing at once would let a new connection reuse the
+ * number and receive a stale event. Outside a batch (timers, apply, close) they close at once.
+ */
+import type { RelayAddon, RelayHandle } from './relay-addon.js';
+
+/** Whoever owns a descriptor in the relay's epoll set. */
+export interface FdOwner {
+  /** The socket is ready: `events` are epoll bits (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLHUP). */
+  onEvents(fd: number, events: number): void;
+}
+
+export class Relay {
+  readonly addon: RelayAddon;
+  readonly h: RelayHandle;
+  readonly epfd: number;
+  /** The read buffer every socket reads into; a session keeps it only when a write falls short. */
+  scratch: Buffer;
+  /** Descriptor → owner. */
+  readonly #owners: (FdOwner | undefined)[] = [];
+  #inBatch = false;
+  /** Descriptors to close after the batch: fd * 2 + (reset ? 1 : 0). */
+  readonly #closing: number[] = [];
+  /** Things that keep the event loop alive: listeners and live sessions. */
+  #holds = 0;
+  #closed = false;
+
+  constructor(addon: RelayAddon, scratch: Buffer) {
+    this.addon = addon;
+    this.scratch = scratch;
+    this.h = addon.open((n) => this.#batch(n));
+    this.epfd = this.h.epfd;
+    addon.ref(this.h, false);
+  }
+
+  own(fd: number, o: FdOwner): void {
+    const a = this.#owners;
+    while (a.length <= fd) a.push(undefined);
+    a[fd] = o;
+  }
+
+  /** Close a descriptor (RST with reset); after the current batch if one is running. */
+  closeFd(fd: number, reset: boolean): void {
+    this.#owners[fd] = undefined;
+    if (this.#inBatch) this.#closing.push(fd * 2 + (reset ? 1 : 0));
+    else this.addon.closeFd(fd, reset);
+  }
+
+  /** One more (or one fewer) thing that keeps the event loop alive. */
+  hold(delta: number): void {
+    const before = this.#holds;
+    this.#holds += delta;
+    if (this.#closed) return;
+    if (before === 0 && this.#holds > 0) this.addon.ref(this.h, true);
+    else if (before > 0 && this.#holds === 0) this.addon.ref(this.h, false);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.addon.close(this.h);
+  }
+
+  #batch(n: number): void {
+    const ev = this.h.events;
+    const owners = this.#owners;
+    this.#inBatch = true;
+    try {
+      for (let i = 0; i < n; i++) {
+        const fd = ev[2 * i];
+        const o = owners[fd];
+        if (o !== undefined) o.onEvents(fd, ev[2 * i + 1]);
+      }
+    } finally {
+      this.#inBatch = false;
+      const c = this.#closing;
+      for (let i = 0; i < c.length; i++) this.addon.closeFd(c[i] >> 1, (c[i] & 1) === 1);
+      c.length = 0;
+    }
+  }
+}
