@@ -20,7 +20,7 @@ import type { Dataplane, DataplaneKind, DataplaneOptions, DataplaneStats } from 
 import { addrPortText } from './bind-error.js';
 import { ProxyContext } from './context.js';
 import { Relay } from './relay.js';
-import { loadRelayAddon, relayUnavailable } from './relay-addon.js';
+import { loadRelayAddon, type RelayAddon, relayUnavailable } from './relay-addon.js';
 import { RelayListener } from './relay-listener.js';
 import { parseProxySettings } from './settings.js';
 import { TcpListener } from './tcp-listener.js';
@@ -37,10 +37,12 @@ const UDP_SWEEP_MS = 1000;
 export class ProxyDataplane implements Dataplane {
   readonly kind: DataplaneKind = 'proxy';
   readonly ctx: ProxyContext;
-  /** The native relay TCP goes through, or null: Node's TCP handles (setting nativeRelay 0, or the addon is not built). */
-  readonly relay: Relay | null = null;
+  /** The native relay's addon, or null: TCP goes through Node's TCP handles (setting nativeRelay 0, or the addon is not built). */
+  readonly #relayAddon: RelayAddon | null;
   /** Why the native relay is not used ('' when it is). */
   readonly relayUnavailable: string = '';
+  /** The native relay, made with the first TCP listener. */
+  #relay: Relay | null = null;
   /** Listener key (protocol, family, address, port) → its socket. */
   readonly #listeners = new Map<string, Listener>();
   #timer: NodeJS.Timeout | null = null;
@@ -50,9 +52,8 @@ export class ProxyDataplane implements Dataplane {
   constructor(opts: DataplaneOptions) {
     const settings = parseProxySettings(opts.settings);
     this.ctx = new ProxyContext(opts.ipvs, opts.now, settings, loadUv());
-    const addon = settings.nativeRelay === 1 ? loadRelayAddon() : null;
-    if (addon !== null) this.relay = new Relay(addon, this.ctx.pool.bulk());
-    else this.relayUnavailable = settings.nativeRelay === 1 ? relayUnavailable() : 'nativeRelay is 0';
+    this.#relayAddon = settings.nativeRelay === 1 ? loadRelayAddon() : null;
+    if (this.#relayAddon === null) this.relayUnavailable = settings.nativeRelay === 1 ? relayUnavailable() : 'nativeRelay is 0';
     const owners = this.ctx.owners;
     opts.ipvs.onExpire((conn) => {
       const o = owners.get(conn);
@@ -95,8 +96,8 @@ export class ProxyDataplane implements Dataplane {
         if (this.#listeners.has(k)) continue;
         const l = svc.protocol === IPPROTO_UDP
           ? new UdpListener(this.ctx, svc.addr, svc.port)
-          : this.relay !== null
-            ? new RelayListener(this.ctx, this.relay, svc.addr, svc.port)
+          : this.#relayAddon !== null
+            ? new RelayListener(this.ctx, this.#relayFor(this.#relayAddon), svc.addr, svc.port)
             : new TcpListener(this.ctx, svc.addr, svc.port);
         if (l instanceof UdpListener) await l.open();
         else l.open();
@@ -136,9 +137,9 @@ export class ProxyDataplane implements Dataplane {
   } {
     const c = this.ctx;
     // The native relay's scratch buffer belongs to no session.
-    const held = this.relay !== null && !this.#closed ? 1 : 0;
+    const held = this.#relay !== null ? 1 : 0;
     return {
-      engine: this.relay !== null ? 'native' : 'uv',
+      engine: this.#relayAddon !== null ? 'native' : 'uv',
       listeners: this.#listeners.size,
       activeFlows: c.activeFlows,
       buffersInUse: c.pool.inUse - held,
@@ -162,15 +163,21 @@ export class ProxyDataplane implements Dataplane {
     for (const o of owners) o.expired();
     // Sessions no entry points at any more (taken over by a newer connection) are reset too.
     while (this.ctx.liveSessions !== null) this.ctx.liveSessions.expired();
-    if (this.relay !== null) {
-      this.relay.close();
-      this.ctx.pool.release(this.relay.scratch);
+    if (this.#relay !== null) {
+      this.#relay.close();
+      this.ctx.pool.release(this.#relay.scratch);
+      this.#relay = null;
     }
     this.ctx.ipvs.onExpire(null);
     this.ctx.clearQuarantine();
     this.ctx.pool.clear();
     // Let the handle closes run before the caller goes on.
     await new Promise<void>((r) => setImmediate(r));
+  }
+
+  #relayFor(addon: RelayAddon): Relay {
+    if (this.#relay === null) this.#relay = new Relay(addon, this.ctx.pool.bulk());
+    return this.#relay;
   }
 
   #housekeeping(): void {

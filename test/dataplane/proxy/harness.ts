@@ -47,6 +47,14 @@ export interface DestOpts {
   proxyProtocol?: number;
 }
 
+/**
+ * Which TCP relay the tests run: the native relay when it is built (the default), or Node's TCP
+ * handles when TSLVS_TEST_PROXY_RELAY=uv (the *-uv.test.ts files set it and run the same tests).
+ */
+export function relaySettings(): Record<string, unknown> {
+  return process.env.TSLVS_TEST_PROXY_RELAY === 'uv' ? { nativeRelay: 0 } : {};
+}
+
 export class Director {
   readonly ipvs: Ipvs;
   readonly dp: ProxyDataplane;
@@ -54,7 +62,7 @@ export class Director {
 
   constructor(settings: Record<string, unknown> = {}, tickMs = 50) {
     this.ipvs = new Ipvs({ random: seeded(), startMs: performance.now() });
-    this.dp = new ProxyDataplane({ ipvs: this.ipvs, now: () => performance.now(), settings });
+    this.dp = new ProxyDataplane({ ipvs: this.ipvs, now: () => performance.now(), settings: { ...relaySettings(), ...settings } });
     this.#tick = setInterval(() => this.ipvs.tick(performance.now()), tickMs);
   }
 

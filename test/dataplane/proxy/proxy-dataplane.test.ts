@@ -2,7 +2,7 @@
 // the way out; settings are validated.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { IP_VS_CONN_F_MASQ } from '../../../src/core/dest.js';
 import { Ipvs } from '../../../src/core/ipvs.js';
@@ -10,6 +10,7 @@ import { DEFAULT_NETMASK_V4, IPPROTO_SCTP, IPPROTO_TCP } from '../../../src/core
 import { TslvsError } from '../../../src/errors.js';
 import { createDataplane } from '../../../src/dataplane/proxy/index.js';
 import { ProxyDataplane } from '../../../src/dataplane/proxy/proxy-dataplane.js';
+import { relayAddonPath } from '../../../src/dataplane/proxy/relay-addon.js';
 import { Director, freePort, ip, realServer, seeded, whoServes } from './harness.js';
 
 const VIP = '127.0.0.11';
@@ -36,6 +37,28 @@ test('settings: unknown keys and bad values are refused with the accepted range'
   assert.throws(() => mk({ retry: 3 }), (e: TslvsError) => e.code === 'TSLVS_ERR_BAD_OPTION' && /retries/.test(e.hint));
   assert.throws(() => mk({ retries: -1 }), (e: TslvsError) => e.code === 'TSLVS_ERR_BAD_OPTION' && /from 0 to 100/.test(e.hint));
   assert.throws(() => mk({ connectTimeoutMs: '5s' }), (e: TslvsError) => e.code === 'TSLVS_ERR_BAD_OPTION');
+});
+
+test('TCP goes through the native relay when it is built, and through Node\'s TCP handles with nativeRelay 0', async (t) => {
+  if (process.platform !== 'linux' || !existsSync(relayAddonPath())) {
+    t.skip('the native relay is not built (npm run build:native)');
+    return;
+  }
+  const a = await realServer('A');
+  for (const [nativeRelay, engine] of [[1, 'native'], [0, 'uv']] as const) {
+    const dir = new Director({ nativeRelay });
+    try {
+      const port = await freePort(VIP);
+      const id = await dir.addService('tcp', VIP, port);
+      await dir.addDest(id, '127.0.0.1', a.port);
+      assert.equal(await whoServes(VIP, port), 'A');
+      assert.equal(dir.dp.details().engine, engine);
+      assert.equal(dir.dp.relayUnavailable, nativeRelay === 1 ? '' : 'nativeRelay is 0');
+    } finally {
+      await dir.close();
+    }
+  }
+  await a.close();
 });
 
 test('a service listens while it is in the table, and stops when deleted', async () => {
