@@ -337,6 +337,7 @@ export function createKeepalivedPart(opts: KeepalivedPartOptions): KeepalivedPar
 
     facts() {
       const st = runner.status();
+      const sorryIn = new Set(st.virtualServers.filter((v) => v.sorryInPool).map((v) => v.key));
       return {
         file: accepted.path,
         running: st.running,
@@ -344,6 +345,8 @@ export function createKeepalivedPart(opts: KeepalivedPartOptions): KeepalivedPar
         virtualServers: st.virtualServers,
         realServers: st.realServers.map((r) => ({
           virtualServer: r.virtualServer, realServer: r.realServer, alive: r.alive, inTable: r.inTable, weight: r.weight,
+          // The weight in the table: 0 for an inhibited server that is down or out of the pool (sorry server in).
+          tableWeight: r.inTable ? (r.alive && !sorryIn.has(r.virtualServer) ? r.weight : 0) : null,
           lastTransitionMs: epochMs(r.lastTransitionMs),
           checkers: r.checkers.map((c) => ({
             checker: c.checker, target: c.target, up: c.up, lastResult: c.lastResult, lastOk: c.lastOk,

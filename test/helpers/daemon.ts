@@ -38,13 +38,17 @@ export interface DaemonProc {
   kill(sig?: NodeJS.Signals): Promise<Exit>;
 }
 
-/** Starts `tslvs run --dataplane none` and waits until it listens, or until it exits. */
-export async function startDaemonProcess(opts: { socket: string; stateDir: string; args?: string[]; env?: NodeJS.ProcessEnv }): Promise<DaemonProc> {
+/**
+ * Starts `tslvs run --dataplane none` (or the given dataplane) and waits until it listens, or
+ * until it exits. `prefix` runs it through another command (`ip netns exec NS`).
+ */
+export async function startDaemonProcess(opts: { socket: string; stateDir: string; args?: string[]; env?: NodeJS.ProcessEnv; dataplane?: string; prefix?: string[] }): Promise<DaemonProc> {
   const extra = opts.args ?? [];
   // No HTTP listener unless the test asks for one: parallel tests must not race for 127.0.0.1:9180.
   const http = extra.includes('--http') || extra.some((a) => a.startsWith('--http=')) ? [] : ['--http', 'off'];
-  const args = [TSLVS_BIN, 'run', '--dataplane', 'none', '--socket', opts.socket, '--state-dir', opts.stateDir, ...http, ...extra];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  const args = [TSLVS_BIN, 'run', '--dataplane', opts.dataplane ?? 'none', '--socket', opts.socket, '--state-dir', opts.stateDir, ...http, ...extra];
+  const [cmd, ...pre] = opts.prefix?.length ? [...opts.prefix, process.execPath] : [process.execPath];
+  const proc = spawn(cmd, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let log = '';
   const waiters: (() => void)[] = [];
   const onText = (b: Buffer) => {

@@ -54,6 +54,7 @@ interface RealServerFacts {
   alive: boolean;
   inTable: boolean;
   weight: number;
+  tableWeight?: number | null;
   lastTransitionMs: number | null;
   checkers: CheckerFacts[];
 }
@@ -79,7 +80,7 @@ export function formatHealth(st: Record<string, unknown>, nowMs = Date.now()): s
     out.push(`  VS ${vs.key}: quorum ${vs.quorumUp ? 'up' : 'DOWN'}${vs.sorryInPool ? ', sorry server in the pool' : ''}`);
     for (const r of h.realServers.filter((x) => x.virtualServer === vs.key)) {
       const state = r.alive ? 'up' : 'DOWN';
-      const table = r.inTable ? `in table, weight ${r.weight}` : 'not in table';
+      const table = r.inTable ? `in table, weight ${r.tableWeight ?? r.weight}` : 'not in table';
       out.push(`    ${r.realServer}  ${state} (${table}), since ${when(r.lastTransitionMs, nowMs)}`);
       for (const c of r.checkers) {
         const lat = typeof c.latencyMs === 'number' ? `${c.latencyMs.toFixed(1)} ms` : '-';
