@@ -193,13 +193,31 @@ async function daemonPid(socket: string, timeoutMs = 2000): Promise<number | nul
   }
 }
 
+/** Whether the process exists and is not a zombie (a killed daemon waits for its reaper). */
 function isAlive(pid: number | null): boolean {
   if (pid === null || !Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return systemErrno(err) === 'EPERM';
+    if (systemErrno(err) !== 'EPERM') return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** Waits until a dead daemon's pid is reaped, so its lock in the state directory reads as stale. */
+async function waitReaped(pid: number | null): Promise<void> {
+  if (pid === null) return;
+  for (let t = 0; t < 100; t++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(50);
   }
 }
 
@@ -293,6 +311,7 @@ async function start(ctx: Ctx): Promise<number> {
     }
     // A start whose daemon has died since: undo what it left, then start afresh.
     await stopDaemonProcess(previous);
+    await waitReaped(previous.pid);
     const notes = await new Journal(host, ctx.path, previous).undoWhere(() => true);
     await removeStateFile(ctx.path);
     out(`tslvs director: the daemon of the previous start (pid ${previous.pid ?? '-'}) is gone; its host changes were undone\n`);
@@ -367,7 +386,7 @@ function spawnDaemon(ctx: Ctx, args: readonly string[], log: string): Spawned {
       'run as root (default /var/lib/tslvs), or choose a writable directory with --state-dir DIR or TSLVS_STATE_DIR', { cause: err });
   }
   try {
-    writeSync(fd, `--- tslvs director start at ${ctx.now().toISOString()}: tslvs ${args.join(' ')}\n`);
+    writeSync(fd, `${START_MARK}${ctx.now().toISOString()}: tslvs ${args.join(' ')}\n`);
     const logOffset = statSync(log).size;
     const child = spawn(process.execPath, [ctx.mainJs, ...args], { detached: true, stdio: ['ignore', fd, fd], env: ctx.env });
     const exited = new Promise<number | string>((res) => {
@@ -398,6 +417,17 @@ function readLogFrom(log: string, offset: number): string {
   } catch {
     return '';
   }
+}
+
+const START_MARK = '--- tslvs director start at ';
+
+/** What the daemon of the last start wrote (the log is appended to by every start). */
+function lastRunLog(log: string): string {
+  const text = readLogFrom(log, 0);
+  const at = text.lastIndexOf(START_MARK);
+  if (at < 0) return text;
+  const nl = text.indexOf('\n', at);
+  return nl < 0 ? '' : text.slice(nl + 1);
 }
 
 async function waitReady(ctx: Ctx, state: DirectorState, logOffset: number, exited: Promise<number | string>): Promise<void> {
@@ -526,9 +556,10 @@ async function status(ctx: Ctx): Promise<number> {
     if (state === null) {
       out('tslvs director is stopped\n');
     } else {
-      const line = failureLine(readLogFrom(state.log, 0));
-      out(`tslvs director is stopped: its daemon (pid ${state.pid ?? '-'}) does not answer on "${socket}"; "tslvs director stop" undoes the host changes\n`);
-      out(`the log "${state.log}" ends with: ${line}\n`);
+      const run = lastRunLog(state.log);
+      const died = /\(TSLVS_ERR_[A-Z_]+\)\s*$/.test(run.trim()) ? `; it ended with: ${failureLine(run)}` : ' (its log shows no error: stopped or killed from outside?)';
+      out(`tslvs director is stopped: its daemon (pid ${state.pid ?? '-'}) does not answer on "${socket}"${died}\n`);
+      out(`"tslvs director stop" undoes the host changes; the log is "${state.log}"\n`);
     }
     return 3;
   }
