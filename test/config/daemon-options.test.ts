@@ -42,3 +42,23 @@ test('client subcommands take --socket only', () => {
   assert.deepEqual(parseClientOptions([], { TSLVS_SOCKET: '/t.sock' }, 'stop', 0), { socket: '/t.sock' });
   assert.throws(() => parseClientOptions(['--dataplane', 'none'], {}, 'reload', 0), badOption(/Unknown option "--dataplane" for "tslvs reload"/));
 });
+
+test('--interface and repeatable --dataplane-opt KEY=VALUE become the dataplane settings (numbers and booleans parsed), frozen', () => {
+  const o = parseDaemonOptions(['--dataplane', 'packet', '--interface', 'eth1', '--dataplane-opt', 'netns=dir', '--dataplane-opt=answerArp=false',
+    '--dataplane-opt', 'slots=64', '--dataplane-opt', 'localAddr=198.51.100.1/24'], {}, 0);
+  assert.deepEqual(o.dataplaneSettings, { netns: 'dir', answerArp: false, slots: 64, localAddr: '198.51.100.1/24', interface: 'eth1' });
+  assert.ok(Object.isFrozen(o.dataplaneSettings));
+  const p = parseDaemonOptions(['--dataplane-opt', 'connectTimeoutMs=500', '--dataplane-opt', 'retries=0'], {}, 0);
+  assert.deepEqual([p.dataplane, p.dataplaneSettings], ['proxy', { connectTimeoutMs: 500, retries: 0 }]);
+  assert.deepEqual(parseDaemonOptions([], {}, 0).dataplaneSettings, {});
+  assert.equal(parseDaemonOptions(['-f', 'k.conf'], {}, 0).keepalivedConf, `${process.cwd()}/k.conf`);
+});
+
+test('bad dataplane settings are refused with the fix: no "=", a key twice, the interface twice, settings for the none dataplane', () => {
+  assert.throws(() => parseDaemonOptions(['--dataplane-opt', 'retries'], {}, 0), badOption(/Invalid value "retries" for --dataplane-opt; give it as KEY=VALUE/));
+  assert.throws(() => parseDaemonOptions(['--dataplane-opt', '=3'], {}, 0), badOption(/Invalid value "=3"/));
+  assert.throws(() => parseDaemonOptions(['--dataplane-opt', 'retries=1', '--dataplane-opt', 'retries=2'], {}, 0), badOption(/Dataplane setting "retries" given twice/));
+  assert.throws(() => parseDaemonOptions(['--interface', 'a', '--interface', 'b'], {}, 0), badOption(/Option "--interface" given twice/));
+  assert.throws(() => parseDaemonOptions(['--interface', 'a', '--dataplane-opt', 'interface=b'], {}, 0), badOption(/interface is given twice/));
+  assert.throws(() => parseDaemonOptions(['--dataplane', 'none', '--dataplane-opt', 'retries=1'], {}, 0), badOption(/The none dataplane takes no settings \(got retries\)/));
+});
