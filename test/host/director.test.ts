@@ -178,3 +178,33 @@ test('director with the proxy dataplane (root): the VIPs of the rules file on th
     ns.remove();
   }
 });
+
+test('director -f keepalived.conf (root): the file\'s VIPs are prepared, the daemon runs it; a refused file stops the start in keepalived\'s words', { skip, timeout: 60_000 }, async () => {
+  const ns = new HostNs();
+  try {
+    const { writeFileSync } = await import('node:fs');
+    const conf = join(ns.tmp, 'keepalived.conf');
+    writeFileSync(conf, [
+      'virtual_server 203.0.113.20 80 {', '  lb_algo wlc', '  lb_kind DR', '  protocol TCP',
+      '  real_server 198.51.100.12 80 {', '    weight 3', '  }', '}',
+      'virtual_server 2001:db8:1::20 80 {', '  lb_algo rr', '  lb_kind DR', '  protocol TCP',
+      '  real_server 2001:db8::12 80 {', '    weight 2', '  }', '}', '',
+    ].join('\n'));
+    const before = ns.snapshot();
+    const up = await ns.tslvs(['director', 'start', '--interface', 'eth0', '-f', conf, '--http', 'off']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /VIP 203\.0\.113\.20, 2001:db8:1::20\n {2}ip -6 route add blackhole 2001:db8:1::20\/128\n/);
+    const st = await ns.tslvs(['director', 'status']);
+    assert.match(st.stdout, /TCP {2}203\.0\.113\.20:80 wlc\n {2}-> 198\.51\.100\.12:80 {13}Route {3}3/);
+    assert.equal((await ns.tslvs(['director', 'stop'])).code, 0);
+    assert.equal(ns.snapshot(), before);
+
+    writeFileSync(conf, 'virtual_server 203.0.113.20 80 {\n  lb_kind XX\n}\n');
+    const bad = await ns.tslvs(['director', 'start', '--interface', 'eth0', '-f', conf, '--http', 'off']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^tslvs: The daemon exited during start \(status 1\): tslvs: keepalived\.conf ".*" refused: .*unknown \[XX\] routing method.*\(TSLVS_ERR_KEEPALIVED_CONFIG\); .*\(TSLVS_ERR_DAEMON_START\)\n$/);
+    assert.equal(ns.snapshot(), before);
+  } finally {
+    ns.remove();
+  }
+});
