@@ -1,8 +1,10 @@
 /**
- * The daemon's life: start (claim the control socket, open the state directory, create the
- * dataplane, restore the saved table, apply --rules), run (drive the core's timers, answer
- * requests, reload on SIGHUP), stop (SIGTERM/SIGINT or a `shutdown` request: stop accepting,
- * let queued commits finish, close the dataplane, remove the socket).
+ * The daemon's life: start (read --rules and -f keepalived.conf whole, claim the control socket,
+ * open the state directory, create the dataplane with its settings, restore the saved table,
+ * apply --rules, set up keepalived.conf's services and start its health checks), run (drive the
+ * core's timers, answer requests, reload both files on SIGHUP), stop (SIGTERM/SIGINT or a
+ * `shutdown` request: stop the checks, stop accepting, let queued commits finish, close the
+ * dataplane, remove the socket).
  *
  * Order matters at start: the socket is claimed first, because it is what makes this daemon the
  * only owner (a second daemon on the same socket is refused before it touches the dataplane or
