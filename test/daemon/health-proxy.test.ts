@@ -67,7 +67,7 @@ test('a killed real server leaves the table (inhibit_on_failure: weight 0), gets
   const vport = await freePort();
   let daemon: Awaited<ReturnType<typeof kaDaemon>> | null = null;
   try {
-    daemon = await kaDaemon(dir, vsConf(vip, vport, rsBlock(a.port, 1) + rsBlock(b.port, 1) + rsBlock(c.port, 1, '    inhibit_on_failure\n')));
+    daemon = await kaDaemon(dir, vsConf(vip, vport, rsBlock(a.port, 1) + rsBlock(b.port, 1) + rsBlock(c.port, 1, '    inhibit_on_failure\n')), ['--http', '127.0.0.1:0']);
     const { socket, d } = daemon;
     assert.match(d.log(), /keepalived\.conf ".*": 1 virtual servers, 3 real servers; 4 table changes/);
     await firstChecks(socket);
@@ -104,6 +104,12 @@ test('a killed real server leaves the table (inhibit_on_failure: weight 0), gets
     assert.deepEqual([ha.checker, ha.up, typeof ha.latencyMs], ['TCP_CHECK', true, 'number']);
     assert.match(ha.lastResult, /success/);
     assert.ok(Math.abs(hc.lastTransitionMs! - Date.now()) < 60_000, 'lastTransitionMs is wall-clock milliseconds');
+    const httpUrl = /HTTP on (http:\/\/\S+?)\/? \(/.exec(d.log())![1];
+    const metrics = await (await fetch(`${httpUrl.replace(/\/$/, '')}/metrics`)).text();
+    const labels = (port: number) => `local_address="${vip}",local_mark="",local_port="${vport}",proto="TCP",remote_address="127.0.0.1",remote_port="${port}"`;
+    assert.ok(metrics.includes(`tslvs_backend_up{${labels(c.port)}} 0\n`), metrics);
+    assert.ok(metrics.includes(`tslvs_backend_up{${labels(a.port)}} 1\n`), metrics);
+    assert.match(metrics, new RegExp(`tslvs_backend_check_latency_seconds\\{${labels(a.port).replace(/\./g, '\\.')}\\} [0-9.e-]+\n`));
     const st = await runTslvs(['status', '--socket', socket]);
     assert.equal(st.code, 0, st.stderr);
     assert.match(st.stdout, /Health checks \(keepalived\.conf .*keepalived\.conf\):/);
