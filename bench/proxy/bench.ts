@@ -6,6 +6,10 @@
 // Also a naive `net.Socket.pipe()` proxy, to compare with the brief's reference figures.
 //
 //   npm run build && node dist/bench/proxy/bench.js [--seconds 5] [--rounds 3] [--pin] [--conns 50]
+//       [--only tslvs,haproxy] [--scenarios short,keepalive,1mib,p99]
+//
+// "tslvs" relays through the native relay (native/src/relay.c) when it is built; "tslvs-uv" is
+// the same dataplane through Node's TCP handles (nativeRelay 0), what runs without the addon.
 //
 // Installs haproxy, nginx-light, libnginx-mod-stream and wrk with apt-get when they are missing
 // (needs root). Targets run interleaved, round by round; the median of the rounds is reported.
@@ -26,6 +30,12 @@ const SECONDS = opt('--seconds', 5);
 const ROUNDS = opt('--rounds', 3);
 const CONNS = opt('--conns', 50);
 const PIN = args.includes('--pin') && cpus().length >= 2;
+function list(name: string): string[] | null {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1].split(',') : null;
+}
+const ONLY = list('--only');
+const SCENARIOS = list('--scenarios');
 const FIXED_CONNS = 20;
 const FIXED_DELAY_MS = 10;
 
@@ -141,7 +151,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < mib.length; i++) mib[i] = (i * 2654435761) >>> 24;
     writeFileSync(join(dir, '1m.bin'), mib);
     writeFileSync(join(dir, 'fixed.lua'), `function delay() return ${FIXED_DELAY_MS} end\n`);
-    const [b1, b2, pT, pH, pN, pP] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [b1, b2, pT, pH, pN, pP, pU] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
     const tmpPaths = `client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};`;
     writeFileSync(join(dir, 'backend.conf'), `daemon off; worker_processes 1; pid ${dir}/backend.pid; error_log ${dir}/backend.err;
 events { worker_connections 8192; }
@@ -178,27 +188,38 @@ net.createServer((c) => { const b = net.connect(${b1}, '127.0.0.1'); c.pipe(b).p
     procs.push(backend);
     await waitListen(b1, backend, 'nginx real servers');
     const targets: Target[] = [];
-    const tslvs = launch(process.execPath, [join(here, 'serve.js'), `127.0.0.1:${pT}`, `127.0.0.1:${b1}`, `127.0.0.1:${b2}`, '--sched', 'rr'], proxyCpu);
-    const hap = launch('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], proxyCpu);
-    const ngx = launch('nginx', ['-c', join(dir, 'stream.conf'), '-p', dir], proxyCpu);
-    const naive = launch(process.execPath, [join(dir, 'naive.mjs')], proxyCpu);
-    procs.push(tslvs, hap, ngx, naive);
-    await waitListen(pT, tslvs, 'tslvs');
-    await waitListen(pH, hap, 'haproxy');
-    await waitListen(pN, ngx, 'nginx stream');
-    await waitListen(pP, naive, 'naive proxy');
+    const want = (name: string): boolean => ONLY === null || ONLY.includes(name) || name === 'haproxy';
+    const serve = (port: number, extra: string[]): ChildProcess =>
+      launch(process.execPath, [join(here, 'serve.js'), `127.0.0.1:${port}`, `127.0.0.1:${b1}`, `127.0.0.1:${b2}`, '--sched', 'rr', ...extra], proxyCpu);
+    const all: [string, number, () => ChildProcess | null][] = [
+      ['tslvs', pT, () => serve(pT, [])],
+      ['tslvs-uv', pU, () => serve(pU, ['--set', 'nativeRelay=0'])],
+      ['haproxy', pH, () => launch('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], proxyCpu)],
+      ['nginx-stream', pN, () => launch('nginx', ['-c', join(dir, 'stream.conf'), '-p', dir], proxyCpu)],
+      ['naive-pipe', pP, () => launch(process.execPath, [join(dir, 'naive.mjs')], proxyCpu)],
+      ['direct', b1, () => null],
+    ];
+    for (const [name, port, start] of all) {
+      if (!want(name)) continue;
+      const proc = start();
+      if (proc !== null) {
+        procs.push(proc);
+        await waitListen(port, proc, name);
+      }
+      targets.push({ name, port, proc });
+    }
     // nginx's master forks the worker that does the work: measure the worker.
-    const ngxWorker = Number(spawnSync('pgrep', ['-P', String(ngx.pid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
-    targets.push({ name: 'tslvs', port: pT, proc: tslvs }, { name: 'haproxy', port: pH, proc: hap },
-      { name: 'nginx-stream', port: pN, proc: ngx }, { name: 'naive-pipe', port: pP, proc: naive }, { name: 'direct', port: b1, proc: null });
+    const ngx = targets.find((t) => t.name === 'nginx-stream')?.proc;
+    const ngxWorker = ngx ? Number(spawnSync('pgrep', ['-P', String(ngx.pid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) : -1;
     const pidOf = (t: Target): number => (t.name === 'nginx-stream' ? ngxWorker : t.proc?.pid ?? -1);
 
-    const scenarios = [
+    const allScenarios = [
       { key: 'short', what: 'short connections req/s', path: '/small.txt', extra: ['-H', 'Connection: close'], conns: CONNS, metric: (r: WrkResult) => r.rps },
       { key: 'keepalive', what: 'keep-alive req/s', path: '/small.txt', extra: [], conns: CONNS, metric: (r: WrkResult) => r.rps },
       { key: '1mib', what: '1 MiB responses MB/s', path: '/1m.bin', extra: [], conns: CONNS, metric: (r: WrkResult) => r.bytesPerS / 1e6 },
       { key: 'p99', what: `p99 ms at ~${Math.round(FIXED_CONNS * 1000 / FIXED_DELAY_MS)} req/s`, path: '/small.txt', extra: ['-s', join(dir, 'fixed.lua')], conns: FIXED_CONNS, metric: (r: WrkResult) => r.p99Ms },
     ];
+    const scenarios = allScenarios.filter((sc) => SCENARIOS === null || SCENARIOS.includes(sc.key));
     const results = new Map<string, Map<string, number[]>>();
     const cpuPerReq = new Map<string, Map<string, number[]>>();
     const errors = new Map<string, number>();

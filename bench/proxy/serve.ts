@@ -20,6 +20,7 @@ const settings: Record<string, number> = {};
 const pos: string[] = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--sched') sched = args[++i];
+  else if (args[i] === '--tick-ms') i++;
   else if (args[i] === '--set') {
     const [k, v] = args[++i].split('=');
     settings[k] = Number(v);
@@ -42,11 +43,19 @@ const j = ipvs.table.transaction(() => {
   }
 });
 await dp.apply(j.diff);
-const tick = setInterval(() => ipvs.tick(performance.now()), 1000);
+// The core's timers, as the daemon drives them (--tick-ms, default 1000 like tslvs run); the
+// longest tick is printed on exit (an event loop turn that long delays every packet behind it).
+const tickMs = Number(args[args.indexOf('--tick-ms') + 1] ?? 1000);
+let tickMaxMs = 0;
+const tick = setInterval(() => {
+  const t0 = performance.now();
+  ipvs.tick(t0);
+  tickMaxMs = Math.max(tickMaxMs, performance.now() - t0);
+}, args.includes('--tick-ms') ? tickMs : 1000);
 console.log('ready');
 const stop = async (): Promise<void> => {
   clearInterval(tick);
-  console.log(JSON.stringify({ ...dp.details(), connEntries: ipvs.connCount }));
+  console.log(JSON.stringify({ ...dp.details(), connEntries: ipvs.connCount, tickMaxMs }));
   await dp.close();
   process.exit(0);
 };

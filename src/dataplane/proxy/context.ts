@@ -76,6 +76,8 @@ export class ProxyContext {
   #cqAt: number[] = [];
   #cqHead = 0;
 
+  #lastTickMs = -Infinity;
+
   /** Quarantined real servers and when their quarantine ends. */
   readonly #quarantine = new Map<Dest, number>();
   readonly #destText = new WeakMap<Dest, string>();
@@ -120,6 +122,20 @@ export class ProxyContext {
     return at;
   }
 
+  /**
+   * The core's timers, when coreTickMs has passed since the last run: called after each batch of
+   * socket events and by housekeeping. The daemon ticks once a second; at thousands of new
+   * connections a second that one tick expires thousands of TIME_WAIT entries at once (about
+   * 1 µs each), a pause every relayed packet waits behind. Ticking more often changes nothing
+   * else: every timer of the core runs at its own time whoever calls tick.
+   */
+  tickCore(nowMs: number): void {
+    const every = this.settings.coreTickMs;
+    if (every === 0 || nowMs - this.#lastTickMs < every) return;
+    this.#lastTickMs = nowMs;
+    this.ipvs.tick(nowMs);
+  }
+
   /** A real server did not accept a connection: skip it in every scheduler for quarantineMs. */
   markUnreachable(d: Dest, nowMs: number): void {
     if (this.settings.quarantineMs === 0) return;
@@ -139,8 +155,9 @@ export class ProxyContext {
     return this.#quarantine.size;
   }
 
-  /** Connect timeouts and quarantine ends; run every housekeepingMs. */
+  /** Connect timeouts, quarantine ends, the core's timers; run every housekeepingMs. */
   housekeeping(nowMs: number): void {
+    this.tickCore(nowMs);
     const q = this.#cq;
     const at = this.#cqAt;
     let h = this.#cqHead;

@@ -176,7 +176,10 @@ export class ProxyDataplane implements Dataplane {
   }
 
   #relayFor(addon: RelayAddon): Relay {
-    if (this.#relay === null) this.#relay = new Relay(addon, this.ctx.pool.bulk());
+    if (this.#relay === null) {
+      const ctx = this.ctx;
+      this.#relay = new Relay(addon, ctx.pool.bulk(), () => ctx.tickCore(ctx.now()));
+    }
     return this.#relay;
   }
 

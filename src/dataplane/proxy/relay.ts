@@ -29,9 +29,13 @@ export class Relay {
   #holds = 0;
   #closed = false;
 
-  constructor(addon: RelayAddon, scratch: Buffer) {
+  /** Runs after each batch, before the deferred closes (the core's timers). */
+  readonly #afterBatch: () => void;
+
+  constructor(addon: RelayAddon, scratch: Buffer, afterBatch: () => void) {
     this.addon = addon;
     this.scratch = scratch;
+    this.#afterBatch = afterBatch;
     this.h = addon.open((n) => this.#batch(n));
     this.epfd = this.h.epfd;
     addon.ref(this.h, false);
@@ -75,6 +79,7 @@ export class Relay {
         const o = owners[fd];
         if (o !== undefined) o.onEvents(fd, ev[2 * i + 1]);
       }
+      this.#afterBatch();
     } finally {
       this.#inBatch = false;
       const c = this.#closing;

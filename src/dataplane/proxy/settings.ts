@@ -23,6 +23,12 @@ export interface ProxySettings {
   housekeepingMs: number;
   /** 1: relay TCP through the native relay (native/src/relay.c) when it is built; 0: always through Node's TCP handles. */
   nativeRelay: number;
+  /**
+   * Run the core's timers (Ipvs.tick: entry expiry) this often while relaying, so entries expire
+   * a few at a time instead of thousands in one pause of the thread that relays (ms; 0: leave
+   * them to the daemon's tick alone).
+   */
+  coreTickMs: number;
 }
 
 export const PROXY_DEFAULTS: Readonly<ProxySettings> = Object.freeze({
@@ -35,6 +41,7 @@ export const PROXY_DEFAULTS: Readonly<ProxySettings> = Object.freeze({
   poolMax: 1024,
   housekeepingMs: 100,
   nativeRelay: 1,
+  coreTickMs: 10,
 });
 
 const LIMITS: Readonly<Record<keyof ProxySettings, readonly [number, number]>> = {
@@ -47,6 +54,7 @@ const LIMITS: Readonly<Record<keyof ProxySettings, readonly [number, number]>> =
   poolMax: [0, 1 << 20],
   housekeepingMs: [1, 60_000],
   nativeRelay: [0, 1],
+  coreTickMs: [0, 60_000],
 };
 
 export function parseProxySettings(raw: Readonly<Record<string, unknown>>): Readonly<ProxySettings> {

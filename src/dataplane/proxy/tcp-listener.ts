@@ -104,6 +104,7 @@ export class TcpListener {
     const s = new Session(ctx, this, client, -1, d, caddr, cport);
     s.setConn(ipvs.curConn);
     s.connect(nowMs);
+    ctx.tickCore(nowMs);
   }
 }
 
