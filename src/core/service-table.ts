@@ -50,6 +50,16 @@ const HZ = 250;
 const MAX_TIMEOUT_S = Math.floor(2147483647 / HZ);
 const INT_MAX = 2147483647;
 
+/**
+ * A service with more real servers than this gets an index by identity, so that
+ * ip_vs_lookup_dest (every -a/-e/-d) stays O(1) for big services; smaller ones walk the list,
+ * which is cheaper than keeping a map up to date.
+ */
+const DEST_INDEX_MIN = 8;
+
+/** The index key of a dest identity: the address fold and the port (below 2^48, exact). */
+const destIndexKey = (addr: IpAddr, port: number): number => addr.fold() * 65536 + port;
+
 /** The only persistence engine the kernel has (ip_vs_pe_sip.c). */
 const PERSISTENCE_ENGINES = new Set(['sip']);
 
@@ -80,6 +90,12 @@ export class ServiceTable {
   readonly totStats = new Stats();
   /** Journal that records undo steps, or null outside a transaction. */
   #journal: Journal | null = null;
+  /**
+   * Linked dests of big services by destIndexKey (a key shared by two identities holds an
+   * array). Kept in step by #linkDest/#unlinkDest; built on the first lookup that needs it and
+   * dropped with the service's last dest. The list stays the truth for order.
+   */
+  readonly #destIndex = new Map<VirtualService, Map<number, Dest | Dest[]>>();
 
   /** Run `fn` with a fresh journal; returns it (undo steps and diff). */
   transaction(fn: () => void): Journal {
@@ -320,9 +336,16 @@ export class ServiceTable {
 
   #linkDest(svc: VirtualService, d: Dest): void {
     d.seq = ++this.#destSeq;
-    listAdd(d, svc.destinations);
+    this.#listInsert(svc, d, svc.destinations);
+  }
+
+  /** Puts `d` into the list of `svc` after `at` (the head: at the front), and into the index. */
+  #listInsert(svc: VirtualService, d: Dest, at: ListNode): void {
+    listAdd(d, at);
     svc.numDests++;
     if (d.af !== svc.af) this.mixedAddressFamilyDests++;
+    const ix = this.#destIndex.get(svc);
+    if (ix) indexAdd(ix, d);
   }
 
   /** __ip_vs_unlink_dest. The dest keeps `next` pointing at its old successor. */
@@ -331,6 +354,11 @@ export class ServiceTable {
     listDel(d);
     svc.numDests--;
     if (d.af !== svc.af) this.mixedAddressFamilyDests--;
+    const ix = this.#destIndex.get(svc);
+    if (ix) {
+      if (svc.numDests === 0) this.#destIndex.delete(svc);
+      else indexDel(ix, d);
+    }
     if (svcupd && svc.scheduler) svc.scheduler.delDest(svc, d);
   }
 
@@ -367,8 +395,9 @@ export class ServiceTable {
     const svc = this.#requireService('add-dest', id);
     this.#checkDest('add-dest', svc, u);
     if (this.lookupDest(svc, u.af, u.addr, u.port)) throw new IpvsError('add-dest', 'EEXIST', 'destination already exists');
-    const tk = this.#trashKey(svc, u.af, u.addr, u.port);
-    const revived = this.#trash.get(tk);
+    // Most adds find an empty trash: then no key needs to be built.
+    const tk = this.#trash.size === 0 ? '' : this.#trashKey(svc, u.af, u.addr, u.port);
+    const revived = this.#trash.size === 0 ? undefined : this.#trash.get(tk);
     let d: Dest;
     let prev: DestSnapshot | null = null;
     if (revived) {
@@ -424,16 +453,32 @@ export class ServiceTable {
     this.#diff()?.removedDests.push(d);
     this.#record(() => {
       this.#trash.delete(this.#trashKey(svc, d.af, d.addr, d.port));
-      listAdd(d, prevNode);
-      svc.numDests++;
-      if (d.af !== svc.af) this.mixedAddressFamilyDests++;
+      this.#listInsert(svc, d, prevNode);
       d.cflags |= IP_VS_DEST_CF_AVAILABLE;
       if (svc.scheduler) svc.scheduler.updDest(svc, d);
     });
   }
 
-  /** ip_vs_lookup_dest: a linked dest of `svc` with this address and port. */
+  /**
+   * ip_vs_lookup_dest: a linked dest of `svc` with this address and port. At most one linked
+   * dest has a given identity (ip_vs_add_dest refuses a second), so the index finds the one
+   * the kernel's list walk would.
+   */
   lookupDest(svc: VirtualService, af: Af, addr: IpAddr, port: number): Dest | null {
+    if (svc.numDests > DEST_INDEX_MIN) {
+      let ix = this.#destIndex.get(svc);
+      if (!ix) {
+        ix = new Map();
+        const head = svc.destinations;
+        for (let n = head.next; n !== head; n = n.next) indexAdd(ix, n as Dest);
+        this.#destIndex.set(svc, ix);
+      }
+      const hit = ix.get(destIndexKey(addr, port));
+      if (hit === undefined) return null;
+      if (!Array.isArray(hit)) return hit.port === port && hit.af === af && hit.addr.equals(addr) ? hit : null;
+      for (const d of hit) if (d.port === port && d.af === af && d.addr.equals(addr)) return d;
+      return null;
+    }
     const head = svc.destinations;
     for (let n = head.next; n !== head; n = n.next) {
       const d = n as Dest;
@@ -498,6 +543,24 @@ export class ServiceTable {
     this.#record(() => {
       this.timeouts = old;
     });
+  }
+}
+
+function indexAdd(ix: Map<number, Dest | Dest[]>, d: Dest): void {
+  const k = destIndexKey(d.addr, d.port);
+  const had = ix.get(k);
+  if (had === undefined) ix.set(k, d);
+  else if (Array.isArray(had)) had.push(d);
+  else ix.set(k, [had, d]);
+}
+
+function indexDel(ix: Map<number, Dest | Dest[]>, d: Dest): void {
+  const k = destIndexKey(d.addr, d.port);
+  const had = ix.get(k);
+  if (had === d) ix.delete(k);
+  else if (Array.isArray(had)) {
+    const rest = had.filter((x) => x !== d);
+    ix.set(k, rest.length === 1 ? rest[0] : rest);
   }
 }
 

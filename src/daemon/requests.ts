@@ -4,7 +4,7 @@
  * says. Kernel-style failures answer with {op, errno}; tslvs's own with code, message and hint.
  */
 import { performance } from 'node:perf_hooks';
-import { PROTOCOL_VERSION, type Request, type Response, type TableCommand } from '../control/protocol.js';
+import { PROTOCOL_VERSION, type Request, type Response } from '../control/protocol.js';
 import { IpvsError } from '../core/errors.js';
 import { TslvsError } from '../errors.js';
 import type { Director } from './director.js';
@@ -40,12 +40,14 @@ export async function handleRequest(ctx: RequestContext, raw: unknown): Promise<
       }
       return { type: 'hello', version: PROTOCOL_VERSION, pid: process.pid, dataplane: ctx.director.dataplane.kind };
     case 'exec': {
-      if (!Array.isArray(req.cmds)) return protocolError('"exec" needs a "cmds" array');
-      const results = await ctx.director.exec(req.cmds as TableCommand[]);
+      const cmds = 'rows' in req ? req.rows : req.cmds;
+      if (!Array.isArray(cmds)) return protocolError('"exec" needs a "cmds" (or "rows") array');
+      const results = await ctx.director.exec(cmds);
       return { type: 'exec', results };
     }
     case 'get-table':
       try {
+        if (req.rows === true) return { type: 'table-rows', table: await ctx.director.snapshotRows(req.svc, req.stats === true) };
         return { type: 'table', table: await ctx.director.snapshot(req.svc) };
       } catch (err) {
         if (err instanceof IpvsError) return { type: 'error', error: { op: err.op, errno: err.errno } };

@@ -9,12 +9,16 @@
  * (ipvsadm opens IPVS first, so even -h fails without it); -R reads all of stdin before acting;
  * after an error ipvsadm gives no fix for, a second line "hint: ..." names one.
  */
-import type { CommandError, Request, Response, TableCommand, TableSnapshot } from '../../control/protocol.js';
-import { type Action, FMT_JSON, FMT_NUMERIC, parseCommand, type Outcome } from './command.js';
+import {
+  type CommandError, type CommandRow, commandToRow, type Request, type Response, type ServiceIdWire, snapshotFromRows, type TableCommand,
+  type TableSnapshot,
+} from '../../control/protocol.js';
+import { type Action, FMT_JSON, FMT_NUMERIC, FMT_RATE, FMT_STATS, parseCommand, type Outcome } from './command.js';
 import { listAll, listConns, listService, listTimeout, Namer } from './format.js';
 import { badReply, cannotOpenConnFile, type Failure, ipvsHint, ipvsStrerror, noDaemon, syncNotSupported, VERSION_LINE } from './messages.js';
 import { NeedLookup, Resolver } from './resolve.js';
-import { splitRestoreInput } from './restore.js';
+import { quickRow } from './quick-line.js';
+import { splitRestoreLines, tokensOf } from './restore.js';
 import { usageText } from './usage.js';
 import { request } from '../control-client.js';
 
@@ -100,19 +104,35 @@ class Session {
   /** Sends table commands as one batch; returns one error (or null) per command. */
   async exec(cmds: TableCommand[]): Promise<(CommandError | null)[]> {
     if (cmds.length === 0) return [];
-    const res = await this.send({ type: 'exec', cmds });
-    if (res.type === 'error') return cmds.map(() => res.error);
-    if (res.type !== 'exec' || !Array.isArray(res.results) || res.results.length !== cmds.length) {
+    return this.#results(await this.send({ type: 'exec', cmds }), cmds.length);
+  }
+
+  /** The same with the commands as compact rows (a restore's batches). */
+  async execRows(rows: CommandRow[]): Promise<(CommandError | null)[]> {
+    if (rows.length === 0) return [];
+    return this.#results(await this.send({ type: 'exec', rows }), rows.length);
+  }
+
+  #results(res: Response, n: number): (CommandError | null)[] {
+    if (res.type === 'error') return new Array<CommandError>(n).fill(res.error);
+    if (res.type !== 'exec' || !Array.isArray(res.results) || res.results.length !== n) {
       this.fail(badReply('a table change', res.type));
     }
     return res.results;
   }
 
-  async table(req: Request & { type: 'get-table' }): Promise<TableSnapshot | CommandError> {
-    const res = await this.send(req);
+  /**
+   * The table (or one service) for a listing. `full`: the whole snapshot as the daemon has it
+   * (--json prints it); else the compact rows, with counters only when `stats` is set.
+   */
+  async table(req: { svc?: ServiceIdWire; full?: boolean; stats?: boolean }): Promise<TableSnapshot | CommandError> {
+    const res = await this.send(req.full
+      ? { type: 'get-table', ...(req.svc ? { svc: req.svc } : {}) }
+      : { type: 'get-table', ...(req.svc ? { svc: req.svc } : {}), rows: true, stats: req.stats === true });
     if (res.type === 'error') return res.error;
-    if (res.type !== 'table') this.fail(badReply('a listing', res.type));
-    return res.table;
+    if (req.full && res.type === 'table') return res.table;
+    if (!req.full && res.type === 'table-rows') return snapshotFromRows(res.table);
+    this.fail(badReply('a listing', res.type));
   }
 
   /** Carries out a listing or save action (stdout), or fails with ipvsadm's status. */
@@ -120,17 +140,18 @@ class Session {
     const io = this.#io;
     const json = 'format' in action && (action.format & FMT_JSON) !== 0;
     const numeric = 'format' in action && (action.format & FMT_NUMERIC) !== 0;
+    const stats = 'format' in action && (action.format & (FMT_STATS | FMT_RATE)) !== 0;
     switch (action.type) {
       case 'list-all':
       case 'save': {
-        const t = await this.table({ type: 'get-table' });
+        const t = await this.table({ full: json, stats });
         if (!('services' in t)) this.fail({ exit: 1, text: ipvsStrerror('get-services', t.errno) });
         if (json) return io.stdout(`${JSON.stringify(t, null, 2)}\n`);
         io.stdout(await this.named(numeric, (n) => listAll(t, action.format, n)));
         return;
       }
       case 'list-service': {
-        const t = await this.table({ type: 'get-table', svc: action.svc });
+        const t = await this.table({ svc: action.svc, full: json, stats });
         if (!('services' in t) || t.services.length === 0) {
           const op = 'services' in t ? 'get-service' : t.op;
           const errno = 'services' in t ? 'ESRCH' : t.errno;
@@ -143,7 +164,7 @@ class Session {
         return;
       }
       case 'list-timeout': {
-        const t = await this.table({ type: 'get-table' });
+        const t = await this.table({ full: json });
         if (!('services' in t)) this.fail({ exit: 1, text: ipvsStrerror('get-timeout', t.errno) });
         io.stdout(json ? `${JSON.stringify(t.timeouts, null, 2)}\n` : listTimeout(t.timeouts));
         return;
@@ -211,44 +232,55 @@ class Session {
   /**
    * restore_table: every line is a command line of its own. Table commands are sent in
    * batches (one exec per run of consecutive table lines, applied in order by the daemon, each
-   * its own operation); their errors print in line order. A usage error ends the restore with
-   * its status after the lines before it took effect; the status is otherwise the last line's.
+   * its own operation) as compact rows; their errors print in line order. A usage error ends the
+   * restore with its status after the lines before it took effect; the status is otherwise the
+   * last line's. The common lines (ipvsadm-save's -A and -a) become rows directly
+   * (quick-line.ts); every other line goes through the full parser.
    */
   async restore(argv: readonly string[]): Promise<number> {
-    const lines = splitRestoreInput(await this.#io.readStdin());
+    const { lines, tail } = splitRestoreLines(await this.#io.readStdin());
     const program = argv[0] ?? PROGRAM;
-    type Entry = { cmd: TableCommand; err?: CommandError | null } | { text: string };
-    let pending: Entry[] = [];
-    /** The last line that ran: its outcome is the exit status (null/'ok': 0). */
-    let last: Entry | 'ok' | null = null;
+    /** Rows not sent yet, and the failure texts (popt errors) printed between them, in line order. */
+    let pending: (CommandRow | string)[] = [];
+    let rowCount = 0;
+    /** Whether the last line that ran failed (its status is the restore's): a pending row's is known after its batch. */
+    let lastFailed = false;
 
     const flush = async () => {
       if (pending.length === 0) return;
       const batch = pending;
+      const rows: CommandRow[] = rowCount === batch.length ? (batch as CommandRow[]) : batch.filter((p): p is CommandRow => typeof p !== 'string');
       pending = [];
-      const entries = batch.filter((p): p is { cmd: TableCommand; err?: CommandError | null } => 'cmd' in p);
-      const errs = await this.exec(entries.map((p) => p.cmd));
-      entries.forEach((p, i) => { p.err = errs[i]; });
+      rowCount = 0;
+      const errs = await this.execRows(rows);
       const parts: string[] = [];
+      let r = 0;
       for (const p of batch) {
-        if ('cmd' in p) {
-          if (p.err) parts.push(commandErrorText(p.err));
-        } else parts.push(p.text);
+        if (typeof p === 'string') parts.push(p);
+        else {
+          const err = errs[r++];
+          if (err) parts.push(commandErrorText(err));
+        }
       }
+      if (typeof batch[batch.length - 1] !== 'string') lastFailed = errs[errs.length - 1] !== null;
       if (parts.length) this.#io.stderr(parts.join(''));
     };
 
-    for (const tokens of lines) {
-      if (tokens.length === 0) continue;
+    const slow = async (tokens: readonly string[]): Promise<void> => {
       const out = await this.parse([program, ...tokens], true);
-      let entry: Entry | null = null;
-      if (out.kind === 'run' && out.action.type === 'exec') entry = { cmd: out.action.cmd };
-      else if (out.kind === 'popt-error') entry = { text: failureText(out.failure) };
-      else if (out.kind === 'run' && out.action.type === 'sync') entry = { text: failureText(syncNotSupported(out.action.start, out.action.state)) };
-      if (entry) {
-        pending.push(entry);
-        last = entry;
-        continue;
+      if (out.kind === 'run' && out.action.type === 'exec') {
+        pending.push(commandToRow(out.action.cmd));
+        rowCount++;
+        lastFailed = false;
+        return;
+      }
+      let text: string | null = null;
+      if (out.kind === 'popt-error') text = failureText(out.failure);
+      else if (out.kind === 'run' && out.action.type === 'sync') text = failureText(syncNotSupported(out.action.start, out.action.state));
+      if (text !== null) {
+        pending.push(text);
+        lastFailed = true;
+        return;
       }
       await flush();
       switch (out.kind) {
@@ -263,13 +295,25 @@ class Session {
           throw new Exit(0);
         case 'run':
           await this.list(out.action);
-          last = 'ok';
+          lastFailed = false;
           break;
       }
+    };
+
+    for (const line of lines) {
+      const row = quickRow(line);
+      if (row !== null) {
+        pending.push(row);
+        rowCount++;
+        lastFailed = false;
+        continue;
+      }
+      const tokens = tokensOf(line);
+      if (tokens.length > 0) await slow(tokens);
     }
+    if (tail !== null && tail.length > 0) await slow(tail);
     await flush();
-    if (last === null || last === 'ok') return 0;
-    return 'cmd' in last && !last.err ? 0 : 255;
+    return lastFailed ? 255 : 0;
   }
 }
 

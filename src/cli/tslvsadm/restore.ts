@@ -14,25 +14,33 @@ const isWs = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c
 
 /** The token lists of the lines, in order (empty lists are lines ipvsadm skips). */
 export function splitRestoreInput(text: string): string[][] {
-  const lines: string[][] = [];
+  const { lines, tail } = splitRestoreLines(text);
+  const out = lines.map(tokensOf);
+  if (tail) out.push(tail);
+  return out;
+}
+
+/**
+ * The input as lines: the text of each line that ends in LF (tokensOf splits it as
+ * config_stream_read does), and the tokens of a last line without LF, or null when there is
+ * none (or config_stream_read would throw it away).
+ */
+export function splitRestoreLines(text: string): { lines: string[]; tail: string[] | null } {
+  const lines: string[] = [];
   let pos = 0;
   const n = text.length;
-  // Whole lines (ending in LF) split on blanks; this is what config_stream_read gives for them.
   for (let nl = text.indexOf('\n', pos); nl >= 0; nl = text.indexOf('\n', pos)) {
-    lines.push(tokensOf(text.slice(pos, nl)));
+    lines.push(text.slice(pos, nl));
     pos = nl + 1;
   }
-  if (pos < n) {
-    // The last line has no LF: follow config_stream_read character by character.
-    const last = lastLine(text.slice(pos));
-    if (last) lines.push(last);
-  }
-  return lines;
+  // The last line has no LF: follow config_stream_read character by character.
+  return { lines, tail: pos < n ? lastLine(text.slice(pos)) : null };
 }
 
 const BLANKS = /[ \t\r]+/;
 
-function tokensOf(line: string): string[] {
+/** The tokens of a whole line (one that ended in LF), as config_stream_read reads them. */
+export function tokensOf(line: string): string[] {
   const out: string[] = [];
   for (const t of line.split(BLANKS)) {
     if (t.length === 0) continue;
