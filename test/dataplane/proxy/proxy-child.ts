@@ -8,7 +8,7 @@ import { IP_VS_CONN_F_MASQ } from '../../../src/core/dest.js';
 import { Ipvs } from '../../../src/core/ipvs.js';
 import { DEFAULT_NETMASK_V4, IPPROTO_TCP } from '../../../src/core/service.js';
 import { ProxyDataplane } from '../../../src/dataplane/proxy/proxy-dataplane.js';
-import { seeded } from './harness.js';
+import { relaySettings, seeded } from './harness.js';
 
 function hostPort(s: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(s);
@@ -21,7 +21,7 @@ const vip = hostPort(vipArg);
 const vaddr = parseAddr(vip.host);
 if (vaddr === null) throw new Error('bad VIP');
 const ipvs = new Ipvs({ random: seeded(), startMs: performance.now() });
-const dp = new ProxyDataplane({ ipvs, now: () => performance.now(), settings: {} });
+const dp = new ProxyDataplane({ ipvs, now: () => performance.now(), settings: relaySettings() });
 const id = { af: vaddr.af, protocol: IPPROTO_TCP as typeof IPPROTO_TCP, addr: vaddr, port: vip.port, fwmark: 0 };
 const j = ipvs.table.transaction(() => {
   ipvs.table.addService({ ...id, schedName: 'wlc', flags: 0, timeoutS: 0, netmask: DEFAULT_NETMASK_V4, peName: '' });
@@ -35,7 +35,8 @@ const j = ipvs.table.transaction(() => {
 await dp.apply(j.diff);
 setInterval(() => ipvs.tick(performance.now()), 1000);
 // One line in, one JSON line out: the dataplane's gauges and this process's open descriptors,
-// taken at the same instant.
-process.stdin.on('data', () => process.stdout.write(`${JSON.stringify({ ...dp.details(), entries: ipvs.connCount, fds: readdirSync('/proc/self/fd').length })}\n`));
+// taken at the same instant (-1 when no descriptor is left to list them with).
+const fdCount = (): number => { try { return readdirSync('/proc/self/fd').length; } catch { return -1; } };
+process.stdin.on('data', () => process.stdout.write(`${JSON.stringify({ ...dp.details(), entries: ipvs.connCount, fds: fdCount() })}\n`));
 process.stdin.on('end', () => process.exit(0));
 console.log('ready');

@@ -6,9 +6,12 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Director, freePort, realServer, sleep, until, whoServes } from './harness.js';
 
 const VIP = '127.0.0.14';
+const here = dirname(fileURLToPath(import.meta.url));
 
 /** A real server in its own process (name, then echo), so it can be killed for real. */
 async function childServer(name: string): Promise<{ proc: ChildProcess; port: number }> {
@@ -201,5 +204,70 @@ test('a real server that never reads: 20 pushing clients hold bounded proxy memo
   } finally {
     for (const c of pushers) c.destroy();
     await dir.close(); await sink.close(); await a.close();
+  }
+});
+
+test('out of descriptors: the proxy stops accepting instead of spinning, and serves again once descriptors are free', async () => {
+  const a = await realServer('A');
+  const port = await freePort(VIP);
+  // The proxy in a process of its own with 64 descriptors (ulimit -n).
+  const proc = spawn('sh', ['-c', `ulimit -n 64 && exec "$0" "$@"`, process.execPath, join(here, 'proxy-child.js'), `${VIP}:${port}`, `127.0.0.1:${a.port}`],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let waiting: ((l: string) => void) | null = null;
+  let rest = '';
+  proc.stdout?.setEncoding('utf8');
+  proc.stdout?.on('data', (d: string) => {
+    rest += d;
+    for (let i = rest.indexOf('\n'); i >= 0; i = rest.indexOf('\n')) {
+      const l = rest.slice(0, i);
+      rest = rest.slice(i + 1);
+      if (waiting) { const w = waiting; waiting = null; w(l); } else lines.push(l);
+    }
+  });
+  const line = (): Promise<string> => (lines.length ? Promise.resolve(lines.shift() as string) : new Promise((r) => { waiting = r; }));
+  const details = async (): Promise<{ activeFlows: number; fds: number; engine: string; drops: { acceptFailed: number } }> => {
+    proc.stdin?.write('\n');
+    return JSON.parse(await line());
+  };
+  const held: net.Socket[] = [];
+  try {
+    assert.equal(await line(), 'ready');
+    const idle = await details();
+    // Hold more connections than the descriptors left allow (two per relayed connection).
+    const room = Math.floor((64 - idle.fds) / 2);
+    const firstLine = (s: net.Socket): Promise<string> => new Promise((resolve) => {
+      let buf = '';
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => { buf += d; if (buf.includes('\n')) resolve(buf.slice(0, buf.indexOf('\n'))); });
+      s.on('error', () => resolve('error'));
+      s.on('close', () => resolve('closed'));
+    });
+    const answers: Promise<string>[] = [];
+    for (let i = 0; i < room + 5; i++) {
+      const s = net.connect({ host: VIP, port });
+      held.push(s);
+      answers.push(firstLine(s));
+    }
+    await until(async () => (await details()).activeFlows >= room - 2, 5000, 'the proxy to fill its descriptors');
+    await sleep(300);
+    const full = await details();
+    assert.ok(full.activeFlows < room + 5, `${full.activeFlows} sessions with ${room} descriptor pairs`);
+    if (full.engine === 'native') assert.ok(full.drops.acceptFailed > 0, 'accept failures are counted');
+    // Still alive and not stuck: the served ones end, and new clients are served again.
+    const served = held.filter((_, i) => i < room - 2);
+    for (const s of served) s.destroy();
+    await until(async () => (await details()).activeFlows <= held.length - served.length, 5000, 'the ended sessions to go');
+    assert.equal(await whoServes(VIP, port), 'A');
+    if (full.engine === 'native') {
+      // The connections that waited in the listen queue were accepted once descriptors freed up.
+      const late = await Promise.all(answers.slice(room));
+      assert.deepEqual(late, late.map(() => 'A'));
+    }
+  } finally {
+    for (const s of held) s.destroy();
+    proc.stdin?.end();
+    proc.kill('SIGKILL');
+    await a.close();
   }
 });
