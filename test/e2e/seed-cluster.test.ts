@@ -128,6 +128,7 @@ test('seed NAT cluster (root): real servers route back through the director; rep
 test('seed director script (root): wlc with weights 1 and 2 from a --rules file sends 2, 1, 2, 2, 1, 2', { skip, timeout: 120_000 }, async () => {
   const c = new Cluster('dr');
   try {
+    const before = { dir: c.snapshot('dir'), rs1: c.snapshot('rs1'), rs2: c.snapshot('rs2') };
     for (const rs of ['rs1', 'rs2'] as const) await ok(c.tslvs(rs, ['realserver', 'start', '--vip', VIP]), `realserver start in ${rs}`);
     // The seed's director script as a rules file (ipvsadm -S -n format).
     const rules = join(c.tmp, 'rules');
@@ -139,6 +140,8 @@ test('seed director script (root): wlc with weights 1 and 2 from a --rules file 
     // reached the director before the next request): as recorded from the kernel in dr-wlc.txt.
     assert.deepEqual(pages, [1, 0, 1, 1, 0, 1].map((i) => PAGES[i]));
     await ok(c.tslvs('dir', ['director', 'stop']), 'director stop');
+    for (const rs of ['rs1', 'rs2'] as const) await ok(c.tslvs(rs, ['realserver', 'stop']), `realserver stop in ${rs}`);
+    assert.deepEqual({ dir: c.snapshot('dir'), rs1: c.snapshot('rs1'), rs2: c.snapshot('rs2') }, before);
   } finally {
     c.cleanup();
   }
