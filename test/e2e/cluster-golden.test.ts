@@ -83,6 +83,7 @@ for (const g of goldens) {
           assert.equal(r.code, 0, `${s.cmd}: ${r.stderr}`);
           assert.equal(r.stdout, s.out.trim() === '' ? '' : s.out, s.cmd);
         } else if (s.cmd.startsWith('curl x')) {
+          await c.waitNeighbours();
           const pages = await c.curl(Number(s.cmd.slice(6)));
           assert.deepEqual(pages, s.out.trim().split('\n'), 'the pages (picks) in order');
           await sleep(3000);

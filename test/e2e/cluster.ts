@@ -99,6 +99,26 @@ export class Cluster {
     return r.stdout.split('\n').filter((l) => l !== '');
   }
 
+  /**
+   * Waits until both real servers have answered the director's ARP request (the packet
+   * dataplane resolves a real server when it is added, and drops what it cannot send yet: a
+   * first SYN lost that way would be sent again a second later and add to the counters). A
+   * real server that answered holds the director's address in its neighbour table.
+   */
+  async waitNeighbours(): Promise<void> {
+    for (const rs of ['rs1', 'rs2'] as const) {
+      for (let t = 0; ; t++) {
+        const r = await this.inNs(rs, 'ip', ['-j', 'neigh', 'show', DIRECTOR_ADDR]);
+        const rows = r.code === 0 && r.stdout.trim() ? JSON.parse(r.stdout) as { state?: string[] }[] : [];
+        if (rows.some((n) => (n.state ?? []).some((x) => ['REACHABLE', 'STALE', 'DELAY', 'PROBE'].includes(x)))) break;
+        if (t > 100) throw new Error(`${rs} never answered the director's ARP request`);
+        await sleep(50);
+      }
+    }
+    // The answer is on its way back to the dataplane, which reads in batches of 1 ms.
+    await sleep(100);
+  }
+
   /** Everything a start may change in a namespace, to compare before and after. */
   snapshot(role: 'cl' | 'dir' | 'rs1' | 'rs2'): string {
     const n = this.ns(role);

@@ -47,6 +47,7 @@ test('seed DR cluster (root): tslvs realserver + director (packet) + the seed\'s
     const spies = [atClient, atDirector, ...atRs];
     let pages: string[];
     try {
+      await c.waitNeighbours();
       pages = await c.curl(4);
       await sleep(300);
       for (const s of spies) s.drain();
@@ -103,6 +104,7 @@ test('seed NAT cluster (root): real servers route back through the director; rep
     const atClient = new Spy(c.ns('cl'), 'eth0');
     let pages: string[];
     try {
+      await c.waitNeighbours();
       pages = await c.curl(4);
       await sleep(300);
       atClient.drain();
@@ -135,6 +137,7 @@ test('seed director script (root): wlc with weights 1 and 2 from a --rules file 
     writeFileSync(rules, `-A -t ${VIP}:80 -s wlc\n-a -t ${VIP}:80 -r ${RS[0]}:80 -g -w 1\n-a -t ${VIP}:80 -r ${RS[1]}:80 -g -w 2\n`);
     const started = await ok(c.tslvs('dir', ['director', 'start', '--interface', 'eth0', '--rules', rules, '--http', 'off']), 'director start');
     assert.match(started, /VIP 203\.0\.113\.10/);
+    await c.waitNeighbours();
     const pages = await c.curl(6);
     // ip_vs_wlc over [rs2 (w2), rs1 (w1)] once each connection is inactive (the client's FIN
     // reached the director before the next request): as recorded from the kernel in dr-wlc.txt.
