@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -339,17 +340,20 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
 }
 
 /*
- * accept(h, lfd, max) -> n | -errno: up to max connections, each registered with the relay's
- * epoll and described in h.accepted. -errno only when the first accept4 fails (EAGAIN: none).
+ * accept(h, lfd, max, watch) -> n | -errno: up to max connections, described in h.accepted and,
+ * with watch, registered with the relay's epoll (without: another thread's relay adopts them).
+ * -errno only when the first accept4 fails (EAGAIN: none).
  */
 static napi_value js_accept(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   relay_t *r = unwrap(env, argv[0]);
   if (!r) return NULL;
   int lfd = arg_i32(env, argv[1]);
   uint32_t max = arg_u32(env, argv[2]);
+  bool watch = true;
+  if (argc > 3) napi_get_value_bool(env, argv[3], &watch);
   if (max > ACC_CAP) max = ACC_CAP;
   uint32_t n = 0;
   while (n < max) {
@@ -362,7 +366,7 @@ static napi_value js_accept(napi_env env, napi_callback_info info) {
       if (n == 0) return i32(env, -e);
       break;
     }
-    if (add_et(r->epfd, fd) < 0) {
+    if (watch && add_et(r->epfd, fd) < 0) {
       int e = errno;
       close(fd);
       if (n == 0) return i32(env, -e);
@@ -516,6 +520,53 @@ static napi_value js_local_port(napi_env env, napi_callback_info info) {
   return i32(env, ntohs(((struct sockaddr_in *)&ss)->sin_port));
 }
 
+/*
+ * eventfd(epfd) -> fd | -errno: a wake-up descriptor in the relay's epoll set (edge-triggered:
+ * every signal is an edge, so the counter is never read). Threads hand each other work through
+ * shared memory and signal its arrival with it.
+ */
+static napi_value js_eventfd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int epfd = arg_i32(env, argv[0]);
+  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) return i32(env, -errno);
+  struct epoll_event e;
+  e.events = EPOLLIN | EPOLLET;
+  e.data.u64 = 0;
+  e.data.fd = fd;
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+    int err = -errno;
+    close(fd);
+    return i32(env, err);
+  }
+  return i32(env, fd);
+}
+
+/* signal(fd) -> 0 | -errno: wake whoever watches this eventfd (from any thread). */
+static napi_value js_signal(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = arg_i32(env, argv[0]);
+  uint64_t one = 1;
+  ssize_t n;
+  do n = write(fd, &one, sizeof one); while (n < 0 && errno == EINTR);
+  /* EAGAIN: the counter is full, so a wake-up is pending anyway. */
+  return i32(env, n < 0 && errno != EAGAIN ? -errno : 0);
+}
+
+/* adopt(epfd, fd) -> 0 | -errno: register a connection socket another thread accepted. */
+static napi_value js_adopt(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int epfd = arg_i32(env, argv[0]);
+  int fd = arg_i32(env, argv[1]);
+  return i32(env, add_et(epfd, fd) < 0 ? -errno : 0);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
     { "open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL },
@@ -531,6 +582,9 @@ static napi_value init(napi_env env, napi_value exports) {
     { "closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_default, NULL },
     { "soError", NULL, js_so_error, NULL, NULL, NULL, napi_default, NULL },
     { "localPort", NULL, js_local_port, NULL, NULL, NULL, napi_default, NULL },
+    { "eventfd", NULL, js_eventfd, NULL, NULL, NULL, napi_default, NULL },
+    { "signal", NULL, js_signal, NULL, NULL, NULL, napi_default, NULL },
+    { "adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   napi_value v;

@@ -6,11 +6,13 @@
  */
 import type { Dest } from '../../core/dest.js';
 import { TSLVS_DEST_F_UNREACHABLE } from '../../core/dest.js';
-import { Flow } from '../../core/flow.js';
+import type { Af } from '../../core/addr.js';
+import { Flow, TCP_SYN } from '../../core/flow.js';
 import {
-  type Ipvs, VERDICT_ACCEPT, VERDICT_DROP, VERDICT_NO_DEST, VERDICT_NOT_OURS, VERDICT_TABLE_FULL,
+  type Ipvs, VERDICT_ACCEPT, VERDICT_DROP, VERDICT_FORWARD, VERDICT_NO_DEST, VERDICT_NOT_OURS, VERDICT_TABLE_FULL,
 } from '../../core/ipvs.js';
 import { BufferPool } from './buffer-pool.js';
+import { type Connecting, ConnectDeadlines } from './connect-deadlines.js';
 import type { ProxySettings } from './settings.js';
 import type { Uv, WriteReq } from './uv.js';
 
@@ -18,14 +20,11 @@ import type { Uv, WriteReq } from './uv.js';
 export interface EntryOwner {
   /** The core entry timed out (or was flushed): drop the sockets, the entry is gone. */
   expired(): void;
+  /** The entry was taken over by a newer connection (conn_reuse_mode): stop reporting to it. */
+  detach?(): void;
 }
 
-/** A session waiting for its connect to complete. */
-export interface Connecting {
-  /** Non-zero while connecting; the value is the deadline it was queued with. */
-  connectDeadlineMs: number;
-  connectTimedOut(nowMs: number): void;
-}
+export type { Connecting } from './connect-deadlines.js';
 
 /** Drop reasons shown by Dataplane.stats(). */
 export interface DropCounters {
@@ -71,10 +70,7 @@ export class ProxyContext {
   /** Listeners that stopped accepting for lack of descriptors (EMFILE); housekeeping resumes them. */
   pausedListeners: { resume(): void }[] = [];
 
-  // Connect deadlines in queue order: the timeout is the same for all, so deadlines only grow.
-  #cq: Connecting[] = [];
-  #cqAt: number[] = [];
-  #cqHead = 0;
+  readonly deadlines: ConnectDeadlines;
 
   #lastTickMs = -Infinity;
 
@@ -88,6 +84,7 @@ export class ProxyContext {
     this.settings = settings;
     this.uv = uv;
     this.pool = new BufferPool(settings.bufferSize, settings.bulkBufferSize, settings.poolMax);
+    this.deadlines = new ConnectDeadlines(settings.connectTimeoutMs);
     this.spareWrite = new uv.WriteWrap();
   }
 
@@ -104,6 +101,33 @@ export class ProxyContext {
     }
   }
 
+  /**
+   * Schedule a TCP connection again after a failed connect, as the kernel handles the client's
+   * retransmitted SYN (conn_reuse_mode reschedules). Returns the new destination, with the new
+   * entry in ipvs.curConn, or null (verdict counted).
+   */
+  reschedule(af: Af, c0: number, c1: number, c2: number, c3: number, cport: number,
+    v0: number, v1: number, v2: number, v3: number, vport: number, nowMs: number): Dest | null {
+    const f = this.flow;
+    f.af = af;
+    f.protocol = 6;
+    f.fwmark = 0;
+    f.s0 = c0; f.s1 = c1; f.s2 = c2; f.s3 = c3;
+    f.sport = cport;
+    f.d0 = v0; f.d1 = v1; f.d2 = v2; f.d3 = v3;
+    f.dport = vport;
+    f.tcpFlags = TCP_SYN;
+    f.len = 0;
+    const ipvs = this.ipvs;
+    const v = ipvs.inPacket(f, nowMs);
+    const d = ipvs.curDest;
+    if (v !== VERDICT_FORWARD || d === null) {
+      this.countVerdict(v);
+      return null;
+    }
+    return d;
+  }
+
   /** The real server's address as connect() takes it, computed once per Dest. */
   destText(d: Dest): string {
     let s = this.#destText.get(d);
@@ -116,10 +140,7 @@ export class ProxyContext {
 
   /** Queue a connect deadline (now + connectTimeoutMs); returns it. */
   watchConnect(c: Connecting, nowMs: number): number {
-    const at = nowMs + this.settings.connectTimeoutMs;
-    this.#cq.push(c);
-    this.#cqAt.push(at);
-    return at;
+    return this.deadlines.watch(c, nowMs);
   }
 
   /**
@@ -158,26 +179,7 @@ export class ProxyContext {
   /** Connect timeouts, quarantine ends, the core's timers; run every housekeepingMs. */
   housekeeping(nowMs: number): void {
     this.tickCore(nowMs);
-    const q = this.#cq;
-    const at = this.#cqAt;
-    let h = this.#cqHead;
-    while (h < q.length && at[h] <= nowMs) {
-      const c = q[h];
-      const deadline = at[h];
-      q[h] = undefined as unknown as Connecting;
-      h++;
-      if (c.connectDeadlineMs === deadline) c.connectTimedOut(nowMs);
-    }
-    if (h === q.length) {
-      q.length = 0;
-      at.length = 0;
-      h = 0;
-    } else if (h > 4096 && h * 2 > q.length) {
-      q.splice(0, h);
-      at.splice(0, h);
-      h = 0;
-    }
-    this.#cqHead = h;
+    this.deadlines.expire(nowMs);
     if (this.pausedListeners.length > 0) {
       const p = this.pausedListeners;
       this.pausedListeners = [];

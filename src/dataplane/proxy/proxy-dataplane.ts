@@ -20,6 +20,7 @@ import type { Dataplane, DataplaneKind, DataplaneOptions, DataplaneStats } from 
 import { addrPortText } from './bind-error.js';
 import { ProxyContext } from './context.js';
 import { Relay } from './relay.js';
+import type { RelayEnv } from './relay-conn.js';
 import { loadRelayAddon, type RelayAddon, relayUnavailable } from './relay-addon.js';
 import { RelayListener } from './relay-listener.js';
 import { parseProxySettings } from './settings.js';
@@ -43,6 +44,7 @@ export class ProxyDataplane implements Dataplane {
   readonly relayUnavailable: string = '';
   /** The native relay, made with the first TCP listener. */
   #relay: Relay | null = null;
+  #env: RelayEnv | null = null;
   /** Listener key (protocol, family, address, port) → its socket. */
   readonly #listeners = new Map<string, Listener>();
   #timer: NodeJS.Timeout | null = null;
@@ -97,7 +99,7 @@ export class ProxyDataplane implements Dataplane {
         const l = svc.protocol === IPPROTO_UDP
           ? new UdpListener(this.ctx, svc.addr, svc.port)
           : this.#relayAddon !== null
-            ? new RelayListener(this.ctx, this.#relayFor(this.#relayAddon), svc.addr, svc.port)
+            ? new RelayListener(this.ctx, this.#relayEnv(this.#relayAddon), svc.addr, svc.port)
             : new TcpListener(this.ctx, svc.addr, svc.port);
         if (l instanceof UdpListener) await l.open();
         else l.open();
@@ -167,6 +169,7 @@ export class ProxyDataplane implements Dataplane {
       this.#relay.close();
       this.ctx.pool.release(this.#relay.scratch);
       this.#relay = null;
+      this.#env = null;
     }
     this.ctx.ipvs.onExpire(null);
     this.ctx.clearQuarantine();
@@ -175,12 +178,13 @@ export class ProxyDataplane implements Dataplane {
     await new Promise<void>((r) => setImmediate(r));
   }
 
-  #relayFor(addon: RelayAddon): Relay {
-    if (this.#relay === null) {
+  #relayEnv(addon: RelayAddon): RelayEnv {
+    if (this.#env === null) {
       const ctx = this.ctx;
       this.#relay = new Relay(addon, ctx.pool.bulk(), () => ctx.tickCore(ctx.now()));
+      this.#env = { relay: this.#relay, pool: ctx.pool, deadlines: ctx.deadlines, now: ctx.now };
     }
-    return this.#relay;
+    return this.#env;
   }
 
   #housekeeping(): void {

@@ -11,6 +11,7 @@ import { VERDICT_FORWARD } from '../../core/ipvs.js';
 import { bindError } from './bind-error.js';
 import type { ProxyContext } from './context.js';
 import type { FdOwner, Relay } from './relay.js';
+import type { RelayEnv } from './relay-conn.js';
 import { L_REUSEPORT } from './relay-addon.js';
 import { RelaySession } from './relay-session.js';
 
@@ -36,9 +37,13 @@ export class RelayListener implements FdOwner {
   #free: RelaySession | null = null;
   #freeCount = 0;
 
-  constructor(ctx: ProxyContext, relay: Relay, vaddr: IpAddr, port: number) {
+  /** What the sessions of this listener relay with. */
+  readonly env: RelayEnv;
+
+  constructor(ctx: ProxyContext, env: RelayEnv, vaddr: IpAddr, port: number) {
     this.ctx = ctx;
-    this.relay = relay;
+    this.env = env;
+    this.relay = env.relay;
     this.af = vaddr.af;
     this.vaddr = vaddr;
     this.vaddrText = vaddr.toString();
@@ -125,7 +130,7 @@ export class RelayListener implements FdOwner {
         s.nextFree = null;
         this.#freeCount--;
       } else {
-        s = new RelaySession(ctx, relay, this);
+        s = new RelaySession(ctx, this.env, this);
       }
       s.start(this, cfd, ipvs.curConn, d, nowMs);
     }
