@@ -4,8 +4,11 @@
 //   merged   Director.exec with the none dataplane (one journal, no awaits)
 //   each     Director.exec with a dataplane that accepts everything but is not `none`
 //            (one journal and one awaited apply per command)
+//   rows     Director.exec of the same batch as compact rows (protocol.ts CommandRow), as
+//            tslvsadm -R sends it
 //   socket   the whole way: JSON over the control socket to an in-process daemon (none
-//            dataplane), including the atomic save of the resulting table
+//            dataplane), including the atomic save of the resulting table, as command objects
+//   srows    the same as compact rows
 // Prints the best of R rounds and ratios against `core` and `merged`. Goal: socket well under 1 s.
 // Run: npx tsc -p . && node dist/bench/daemon/exec-bench.js [services] [dests-per-service] [rounds]
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,7 +17,7 @@ import { join } from 'node:path';
 import { request } from '../../src/cli/control-client.js';
 import { parseDaemonOptions } from '../../src/config/daemon-options.js';
 import { parseIpvsadmRules } from '../../src/config/ipvsadm-rules.js';
-import type { TableCommand } from '../../src/control/protocol.js';
+import { type CommandRow, commandToRow, type Request, type TableCommand } from '../../src/control/protocol.js';
 import type { TableDiff } from '../../src/core/diff.js';
 import { Ipvs } from '../../src/core/ipvs.js';
 import type { Dataplane } from '../../src/dataplane/dataplane.js';
@@ -45,11 +48,13 @@ class AcceptAll implements Dataplane {
 }
 
 const fresh = (): TableCommand[] => JSON.parse(json) as TableCommand[];
+const freshRows = (): CommandRow[] => JSON.parse(rowsJson) as CommandRow[];
 const text = rulesText();
 let t = performance.now();
 const cmds = parseIpvsadmRules(text, 'bench').map((e) => e.cmd);
 const parseMs = performance.now() - t;
 const json = JSON.stringify(cmds);
+const rowsJson = JSON.stringify(cmds.map(commandToRow));
 
 async function best(name: string, run: () => Promise<number>): Promise<number> {
   const times: number[] = [];
@@ -59,7 +64,7 @@ async function best(name: string, run: () => Promise<number>): Promise<number> {
   return times[0];
 }
 
-console.log(`${cmds.length} commands (${SERVICES} services x ${DESTS} dests), rules parsed in ${parseMs.toFixed(0)} ms, ${(json.length / 1e6).toFixed(1)} MB of JSON`);
+console.log(`${cmds.length} commands (${SERVICES} services x ${DESTS} dests), rules parsed in ${parseMs.toFixed(0)} ms, ${(json.length / 1e6).toFixed(1)} MB of JSON (${(rowsJson.length / 1e6).toFixed(1)} MB as rows)`);
 
 const core = await best('core', async () => {
   const c = fresh();
@@ -93,14 +98,14 @@ const each = await best('each', async () => {
   return performance.now() - t;
 });
 
-const socket = await best('socket', async () => {
+async function overSocket(req: () => Request): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tslvs-bench-'));
   const opts = parseDaemonOptions(['--dataplane', 'none', '--socket', join(dir, 's.sock'), '--state-dir', join(dir, 'st'), '--http', 'off'], {});
   const daemon = await startDaemon(opts, { log: () => undefined });
   try {
-    const c = fresh();
+    const q = req();
     t = performance.now();
-    const r = await request({ type: 'exec', cmds: c }, { socketPath: opts.socket });
+    const r = await request(q, { socketPath: opts.socket });
     const ms = performance.now() - t;
     if (r.type !== 'exec' || r.results.some((x) => x !== null)) throw new Error('the batch failed');
     return ms;
@@ -108,7 +113,20 @@ const socket = await best('socket', async () => {
     await daemon.stop('bench');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const rows = await best('rows', async () => {
+  const c = freshRows();
+  const d = new Director({ ipvs: new Ipvs({ random: () => 1 }), dataplane: new NoneDataplane(), store: null });
+  t = performance.now();
+  const r = await d.exec(c);
+  const ms = performance.now() - t;
+  if (r.some((x) => x !== null)) throw new Error('a command failed');
+  return ms;
 });
 
-console.log(`merged/core ${(merged / core).toFixed(2)}   each/merged ${(each / merged).toFixed(2)}   socket/merged ${(socket / merged).toFixed(2)}`);
-console.log(`socket path: ${(cmds.length / (socket / 1000) / 1000).toFixed(0)}k commands/s end to end`);
+const socket = await best('socket', () => overSocket(() => ({ type: 'exec', cmds: fresh() })));
+const srows = await best('srows', () => overSocket(() => ({ type: 'exec', rows: freshRows() })));
+
+console.log(`merged/core ${(merged / core).toFixed(2)}   rows/merged ${(rows / merged).toFixed(2)}   each/merged ${(each / merged).toFixed(2)}   socket/merged ${(socket / merged).toFixed(2)}   srows/socket ${(srows / socket).toFixed(2)}`);
+console.log(`socket path: ${(cmds.length / (socket / 1000) / 1000).toFixed(0)}k commands/s end to end as objects, ${(cmds.length / (srows / 1000) / 1000).toFixed(0)}k as rows`);

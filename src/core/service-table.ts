@@ -55,10 +55,24 @@ const INT_MAX = 2147483647;
  * ip_vs_lookup_dest (every -a/-e/-d) stays O(1) for big services; smaller ones walk the list,
  * which is cheaper than keeping a map up to date.
  */
-const DEST_INDEX_MIN = 8;
+const DEST_INDEX_MIN = 32;
 
 /** The index key of a dest identity: the address fold and the port (below 2^48, exact). */
 const destIndexKey = (addr: IpAddr, port: number): number => addr.fold() * 65536 + port;
+
+/**
+ * The key of an address service in the table's map: for IPv4 a number (protocol 1..3 above the
+ * address and port, below 2^50: exact), for IPv6 serviceKey's string. Other protocols get 0,
+ * which no service has, so they find nothing, as with their string keys.
+ */
+function tableKey(protocol: number, addr: IpAddr, port: number): number | string {
+  if (addr.af !== AF_INET) return serviceKey(protocol, addr, port);
+  const p = protocol === 6 ? 1 : protocol === 17 ? 2 : protocol === 132 ? 3 : 0;
+  return (p * 4294967296 + addr.w0) * 65536 + port;
+}
+
+const svcTableKey = (svc: VirtualService): number | string =>
+  (svc.fwmark ? fwmarkKey(svc.af, svc.fwmark) : tableKey(svc.protocol, svc.addr, svc.port));
 
 /** The only persistence engine the kernel has (ip_vs_pe_sip.c). */
 const PERSISTENCE_ENGINES = new Set(['sip']);
@@ -77,7 +91,8 @@ export class Journal {
 }
 
 export class ServiceTable {
-  readonly #services = new Map<string, VirtualService>();
+  /** By tableKey: no string is built to find an IPv4 service (every -a line, every packet). */
+  readonly #services = new Map<number | string, VirtualService>();
   /** Deleted dests kept with their counters, keyed by service identity and dest identity. */
   readonly #trash = new Map<string, Dest>();
   #svcSeq = 0;
@@ -121,7 +136,7 @@ export class ServiceTable {
     if (this.#orderDirty) {
       const all = [...this.#services.values()].sort((a, b) => a.seq - b.seq);
       this.#services.clear();
-      for (const svc of all) this.#services.set(svc.key(), svc);
+      for (const svc of all) this.#services.set(svcTableKey(svc), svc);
       this.#orderDirty = false;
     }
     return [...this.#services.values()];
@@ -132,12 +147,12 @@ export class ServiceTable {
   }
 
   find(id: ServiceId): VirtualService | null {
-    const k = id.fwmark ? fwmarkKey(id.af, id.fwmark) : serviceKey(id.protocol, id.addr, id.port);
+    const k = id.fwmark ? fwmarkKey(id.af, id.fwmark) : tableKey(id.protocol, id.addr, id.port);
     return this.#services.get(k) ?? null;
   }
 
   findByAddr(protocol: number, addr: IpAddr, port: number): VirtualService | null {
-    return this.#services.get(serviceKey(protocol, addr, port)) ?? null;
+    return this.#services.get(tableKey(protocol, addr, port)) ?? null;
   }
 
   findFwmark(af: Af, fwmark: number): VirtualService | null {
@@ -209,10 +224,10 @@ export class ServiceTable {
       svc.scheduler = sched;
     }
     this.#countSpecialPorts(svc, 1);
-    this.#services.set(svc.key(), svc);
+    this.#services.set(svcTableKey(svc), svc);
     this.#diff()?.addedServices.push(svc);
     this.#record(() => {
-      this.#services.delete(svc.key());
+      this.#services.delete(svcTableKey(svc));
       this.#countSpecialPorts(svc, -1);
       if (svc.scheduler) svc.scheduler.doneService(svc);
       svc.scheduler = null;
@@ -271,7 +286,7 @@ export class ServiceTable {
     const dests = svc.dests();
     const sched = svc.scheduler;
     const schedData = svc.schedData;
-    this.#services.delete(svc.key());
+    this.#services.delete(svcTableKey(svc));
     if (sched) sched.doneService(svc);
     svc.scheduler = null;
     for (const d of dests) {
@@ -294,7 +309,7 @@ export class ServiceTable {
       this.#countSpecialPorts(svc, 1);
       svc.scheduler = sched;
       svc.schedData = schedData;
-      this.#services.set(svc.key(), svc);
+      this.#services.set(svcTableKey(svc), svc);
       this.#orderDirty = true;
     });
   }

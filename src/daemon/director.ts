@@ -26,7 +26,7 @@ import type { Dataplane } from '../dataplane/dataplane.js';
 import { NoneDataplane } from '../dataplane/none/none-dataplane.js';
 import { systemErrno, TslvsError } from '../errors.js';
 import type { RuleEntry } from '../config/ipvsadm-rules.js';
-import { commandsFromState, type SavedState, stateFromTable, type StateStore } from './state-store.js';
+import { commandsFromState, type SavedState, type StateStore } from './state-store.js';
 import { buildTableRows } from './table-rows.js';
 import {
   applyTableCommand, buildSnapshot, connToWire, destToWire, type HealthLookup, ipvsErrorToWire, malformedCommand, opOf, serviceIdFromWire, serviceToWire,
@@ -81,12 +81,27 @@ export class Director {
 
   /** Runs `fn` after every commit queued before it; the queue survives a failing `fn`. */
   #enqueue<T>(fn: () => Promise<T> | T): Promise<T> {
-    const run = this.#queue.then(() => {
+    const run = this.#queue.then(async () => {
       if (this.#closed) throw new Error('director is closed');
-      return fn();
+      this.#running++;
+      try {
+        return await fn();
+      } finally {
+        this.#running--;
+      }
     });
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  #running = 0;
+
+  /**
+   * True while a queued operation runs (a batch between its commands and its save, a
+   * snapshot): periodic work that can wait (the /proc refresh) does not cut into it.
+   */
+  get busy(): boolean {
+    return this.#running > 0;
   }
 
   /** Waits until every queued commit has finished. */
@@ -235,7 +250,7 @@ export class Director {
   async #save(): Promise<void> {
     if (!this.store) return;
     try {
-      await this.store.save(stateFromTable(this.ipvs.table, this.#wallClock().toISOString()));
+      await this.store.saveTable(this.ipvs.table, this.#wallClock().toISOString());
       this.#lastSaveError = null;
     } catch (err) {
       this.#lastSaveError = (err as Error).message;

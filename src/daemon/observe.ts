@@ -91,6 +91,8 @@ export async function startObservability(director: Director, options: Readonly<D
     timer.unref();
   };
   const refresh = async (): Promise<void> => {
+    // A batch is waiting for its save (a 10^5-line restore): do not hold its answer up.
+    if (director.busy) return schedule(0);
     const t0 = performance.now();
     try {
       const table = director.snapshotNow();

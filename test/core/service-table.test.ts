@@ -95,12 +95,12 @@ test('lookupDest stays right through random changes and rolled-back transactions
 test('a deleted and re-added big service starts with a fresh index', () => {
   const t = new ServiceTable();
   let svc = t.addService(SVC);
-  const pool = Array.from({ length: 20 }, (_, i) => dest(i + 1, 8080));
+  const pool = Array.from({ length: 50 }, (_, i) => dest(i + 1, 8080));
   for (const u of pool) t.addDest(SVC, u);
   checkAll(t, svc, pool);
   t.delService(SVC);
   svc = t.addService(SVC);
   for (const u of pool) assert.equal(t.lookupDest(svc, u.af, u.addr, u.port), null);
-  for (const u of pool.slice(0, 12)) t.addDest(SVC, u);
+  for (const u of pool.slice(0, 40)) t.addDest(SVC, u);
   checkAll(t, svc, pool);
 });

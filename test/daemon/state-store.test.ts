@@ -4,7 +4,11 @@ import * as fsp from 'node:fs/promises';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { commandsFromState, parseSavedState, type SavedState, StateStore, type StateFs } from '../../src/daemon/state-store.js';
+import { Ipvs } from '../../src/core/ipvs.js';
+import { applyTableCommand } from '../../src/daemon/wire.js';
+import {
+  commandsFromState, parseSavedState, type SavedState, serializeState, serializeTable, stateFromTable, StateStore, type StateFs,
+} from '../../src/daemon/state-store.js';
 import { TslvsError } from '../../src/errors.js';
 import { REPO, removeDir, tempDir } from '../helpers/daemon.js';
 
@@ -160,4 +164,27 @@ test('one daemon per state directory: a live owner\'s lock is refused, a dead ow
     sleeper.kill('SIGKILL');
     removeDir(dir);
   }
+});
+
+test('the table is written straight to the same text as serializeState(stateFromTable(...)), for every kind of entry', async () => {
+  const table = new Ipvs({ random: () => 3 }).table;
+  const same = () => assert.equal(serializeTable(table, '2024-01-01T00:00:00.000Z'), serializeState(stateFromTable(table, '2024-01-01T00:00:00.000Z')));
+  same();
+  const svc = (addr: string, extra: Record<string, unknown> = {}) => ({ af: 2, protocol: 6, addr, port: 80, fwmark: 0, sched: 'wrr', flags: 0, timeoutS: 0, netmask: 0xffffffff, pe: '', ...extra });
+  const dest = (addr: string, extra: Record<string, unknown> = {}) => ({ af: 2, addr, port: 8080, fwd: 0, weight: 1, uThreshold: 0, lThreshold: 0, tunType: 0, tunPort: 0, tunFlags: 0, ...extra });
+  const cmds = [
+    { cmd: 'add-service', svc: svc('192.0.2.1') },
+    { cmd: 'add-dest', svc: svc('192.0.2.1'), dest: dest('198.51.100.1', { weight: 7, uThreshold: 10, lThreshold: 2 }) },
+    { cmd: 'add-dest', svc: svc('192.0.2.1'), dest: dest('198.51.100.2', { fwd: 2, tunType: 1, tunPort: 6080, tunFlags: 1, proxyProtocol: 2 }) },
+    { cmd: 'add-service', svc: svc('192.0.2.2', { protocol: 17, port: 53, sched: 'none', flags: 1, timeoutS: 300, netmask: 0xffffff00, pe: 'sip' }) },
+    { cmd: 'add-service', svc: { af: 10, protocol: 132, addr: '2001:db8::1', port: 9, fwmark: 0, sched: 'mh', flags: 0x10, timeoutS: 0, netmask: 64, pe: '' } },
+    { cmd: 'add-dest', svc: { af: 10, protocol: 132, addr: '2001:db8::1', port: 9, fwmark: 0 }, dest: { af: 10, addr: '2001:db8::a', port: 9, fwd: 3, weight: 0 } },
+    { cmd: 'add-service', svc: { af: 2, protocol: 6, addr: '0.0.0.0', port: 0, fwmark: 7, sched: 'rr', flags: 0, timeoutS: 0, netmask: 0xffffffff, pe: '' } },
+    { cmd: 'set-timeout', tcp: 10, tcpfin: 0, udp: 5 },
+  ] as const;
+  for (const c of cmds) {
+    applyTableCommand(table, c as never);
+    same();
+  }
+  assert.match(serializeTable(table, 'x'), /"proxyProtocol":2/);
 });

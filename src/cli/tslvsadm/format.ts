@@ -324,12 +324,16 @@ function serviceEntries(services: readonly ServiceSnapshot[], format: number, na
     const r = cmpAddrAt(dcols, i, dcols, j);
     return r !== 0 ? r : all[i].port - all[j].port;
   };
+  // Each service's lines are joined into one flat string at once: a line is a tree of
+  // concatenations, and 10^5 of them kept until the end cost more in garbage collection than
+  // all the formatting.
   const parts: string[] = [];
+  const lines: string[] = [];
   for (let k = 0; k < ns; k++) {
     const i = order[k];
     const se = services[i];
     const svcName = serviceName(se, scols, i, format, namer);
-    parts.push(serviceLine(se, svcName, format), '\n');
+    lines.push(serviceLine(se, svcName, format), '\n');
     const lo = off[i];
     const n = off[i + 1] - lo;
     if (!(format & FMT_NOSORT)) msortIndex(didx, dtmp, lo, n, cmpDests);
@@ -339,8 +343,10 @@ function serviceEntries(services: readonly ServiceSnapshot[], format: number, na
       const e = all[d];
       let dname = namer.addrportAt(dcols, d, e.port, proto);
       if (!(format & FMT_RULE) && e.af !== AF_INET6 && dname.length > 28) dname = dname.slice(0, 28);
-      parts.push(destLine(e, svcName, dname, format));
+      lines.push(destLine(e, svcName, dname, format));
     }
+    parts.push(lines.join(''));
+    lines.length = 0;
   }
   return parts.join('');
 }
