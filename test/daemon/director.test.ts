@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseIpvsadmRules } from '../../src/config/ipvsadm-rules.js';
-import type { DestWire, ServiceIdWire, TableCommand } from '../../src/control/protocol.js';
+import { commandToRow, type DestWire, type ServiceIdWire, type TableCommand } from '../../src/control/protocol.js';
 import { IpAddr } from '../../src/core/addr.js';
 import { IpvsError } from '../../src/core/errors.js';
 import { Flow, TCP_SYN } from '../../src/core/flow.js';
@@ -151,6 +151,27 @@ test('with the none dataplane a merged batch answers exactly as command-by-comma
     assert.ok(a.some((r) => r !== null) && a.some((r) => r === null), 'the sequence mixes successes and failures');
     assert.deepEqual(await tableOf(merged), await tableOf(single), `tables differ for seed ${seed}`);
   }
+});
+
+test('a batch sent as compact rows answers and changes exactly as the same commands sent as objects', async () => {
+  for (const seed of [11, 12, 13]) {
+    const cmds = randomCommands(seed, 300);
+    for (const dp of [() => new NoneDataplane(), () => new FailingDataplane()]) {
+      const objects = director(dp());
+      const rows = director(dp());
+      assert.deepEqual(await rows.exec(cmds.map(commandToRow)), await objects.exec(cmds), `results differ for seed ${seed}`);
+      assert.deepEqual(await tableOf(rows), await tableOf(objects), `tables differ for seed ${seed}`);
+    }
+  }
+});
+
+test('rows that are not table commands are protocol errors, as malformed objects are; the rest of the batch applies', async () => {
+  const d = director();
+  const r = await d.exec([['Q', 1], ['A', 2], commandToRow(addSvc('192.0.2.1')), 'A', ['a', 2, 6, '192.0.2.1', 80, 0, 2, 'x', 80, 0, 1, 0, 0, 0, 0, 0, 0]] as never);
+  assert.deepEqual(r.map((x) => x && [x.op, x.errno, x.code]), [
+    ['exec', 'EINVAL', 'TSLVS_ERR_PROTOCOL'], ['exec', 'EINVAL', 'TSLVS_ERR_PROTOCOL'], null, ['exec', 'EINVAL', 'TSLVS_ERR_PROTOCOL'],
+    ['add-dest', 'EINVAL', undefined]]);
+  assert.equal((await d.snapshot()).services.length, 1);
 });
 
 test('with the none dataplane a merged batch reports a failed save on the same commands as separate transactions', async () => {
