@@ -7,12 +7,15 @@
  * machine has it (root, ip_vs loadable: e.g. inside the ipvs-oracle VM, see
  * bench/adm/kernel-restore-bench.sh); the real table is flushed before and after.
  * Goal: tslvs ≤ 1.0× the kernel for both, and the restore ≤ 2 s.
+ * Each round restores into an empty table; the medians of the rounds are printed (the machine
+ * may be shared: the load average is printed too). Where the kernel is measured, the -L -n and
+ * -S -n outputs of both are compared byte for byte.
  *
- *   npx tsc -p . && node dist/bench/adm/restore-bench.js [services] [destsPerService]
+ *   npx tsc -p . && node dist/bench/adm/restore-bench.js [services] [destsPerService] [rounds]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +23,7 @@ import { performance } from 'node:perf_hooks';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const SERVICES = Number(process.argv[2] ?? 10_000);
 const DESTS = Number(process.argv[3] ?? 10);
+const ROUNDS = Number(process.argv[4] ?? 3);
 
 /** 10.s.s.s:80 services (wlc) with 192.168.x.y:8080 real servers (masq, weight 1..10). */
 function rules(): string {
@@ -35,15 +39,20 @@ function rules(): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Runs a command with stdin from a file and stdout to /dev/null; returns wall time in ms. */
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdinFile?: string): { ms: number; code: number | null; stderr: string } {
+/** Runs a command with stdin from a file; returns wall time in ms, the exit status, stdout and stderr. */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdinFile?: string): { ms: number; code: number | null; stdout: string; stderr: string } {
   const stdin = stdinFile ? openSync(stdinFile, 'r') : 'ignore';
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { env, stdio: [stdin, 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  const r = spawnSync(cmd, args, { env, stdio: [stdin, 'pipe', 'pipe'], maxBuffer: 1 << 28 });
   const ms = performance.now() - t0;
   if (typeof stdin === 'number') closeSync(stdin);
-  return { ms, code: r.status, stderr: r.stderr?.toString() ?? '' };
+  return { ms, code: r.status, stdout: r.stdout?.toString() ?? '', stderr: r.stderr?.toString() ?? '' };
 }
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 async function startDaemon(dir: string): Promise<{ socket: string; stop: () => Promise<void> }> {
   const socket = join(dir, 'tslvs.sock');
@@ -68,46 +77,53 @@ async function main(): Promise<void> {
   const file = join(dir, 'rules.txt');
   writeFileSync(file, rules());
   const lines = SERVICES * (DESTS + 1);
-  console.log(`restore-bench: ${SERVICES} services x ${DESTS} real servers = ${lines} lines (${process.version}, ${process.platform})`);
-  const rows: { what: string; tslvs: number; kernel: number | null }[] = [];
+  console.log(`restore-bench: ${SERVICES} services x ${DESTS} real servers = ${lines} lines, ${ROUNDS} round(s) ` +
+    `(${process.version}, ${process.platform}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+  const what = [`-R (${lines} lines)`, '-L -n', '-S -n'];
+  const ts: number[][] = [[], [], []];
+  const ks: number[][] = [[], [], []];
+  const withKernel = kernelAvailable();
+  let same: boolean | null = null;
   const daemon = await startDaemon(dir);
   try {
     const env = { ...process.env, TSLVS_SOCKET: daemon.socket };
     const adm = join(REPO, 'bin', 'tslvsadm.js');
-    timed(process.execPath, [adm, '-C'], env);
-    const restore = timed(process.execPath, [adm, '-R'], env, file);
-    console.log(`  tslvsadm -R: ${restore.ms.toFixed(0)} ms`);
-    if (restore.code !== 0) throw new Error(`tslvsadm -R failed (${restore.code}): ${restore.stderr.slice(0, 500)}`);
-    const list = timed(process.execPath, [adm, '-L', '-n'], env);
-    if (list.code !== 0) throw new Error(`tslvsadm -L -n failed: ${list.stderr}`);
-    const save = timed(process.execPath, [adm, '-S', '-n'], env);
-    let kRestore: number | null = null;
-    let kList: number | null = null;
-    let kSave: number | null = null;
-    if (kernelAvailable()) {
-      spawnSync('ipvsadm', ['-C']);
-      const kr = timed('ipvsadm', ['-R'], process.env, file);
-      if (kr.code !== 0) throw new Error(`ipvsadm -R failed: ${kr.stderr.slice(0, 500)}`);
-      kRestore = kr.ms;
-      console.log(`  ipvsadm -R: ${kr.ms.toFixed(0)} ms`);
-      kList = timed('ipvsadm', ['-L', '-n'], process.env).ms;
-      kSave = timed('ipvsadm', ['-S', '-n'], process.env).ms;
-      spawnSync('ipvsadm', ['-C']);
+    for (let round = 0; round < ROUNDS; round++) {
+      timed(process.execPath, [adm, '-C'], env);
+      const restore = timed(process.execPath, [adm, '-R'], env, file);
+      if (restore.code !== 0) throw new Error(`tslvsadm -R failed (${restore.code}): ${restore.stderr.slice(0, 500)}`);
+      const list = timed(process.execPath, [adm, '-L', '-n'], env);
+      if (list.code !== 0) throw new Error(`tslvsadm -L -n failed: ${list.stderr}`);
+      const save = timed(process.execPath, [adm, '-S', '-n'], env);
+      if (save.code !== 0) throw new Error(`tslvsadm -S -n failed: ${save.stderr}`);
+      [restore, list, save].forEach((r, i) => ts[i].push(r.ms));
+      console.log(`  round ${round + 1} tslvsadm: -R ${restore.ms.toFixed(0)} ms, -L -n ${list.ms.toFixed(0)} ms, -S -n ${save.ms.toFixed(0)} ms`);
+      if (withKernel) {
+        spawnSync('ipvsadm', ['-C']);
+        const kr = timed('ipvsadm', ['-R'], process.env, file);
+        if (kr.code !== 0) throw new Error(`ipvsadm -R failed: ${kr.stderr.slice(0, 500)}`);
+        const kl = timed('ipvsadm', ['-L', '-n'], process.env);
+        const kv = timed('ipvsadm', ['-S', '-n'], process.env);
+        [kr, kl, kv].forEach((r, i) => ks[i].push(r.ms));
+        console.log(`  round ${round + 1} ipvsadm:  -R ${kr.ms.toFixed(0)} ms, -L -n ${kl.ms.toFixed(0)} ms, -S -n ${kv.ms.toFixed(0)} ms`);
+        same = (same ?? true) && kl.stdout === list.stdout && kv.stdout === save.stdout;
+        spawnSync('ipvsadm', ['-C']);
+      }
     }
-    rows.push({ what: `-R (${lines} lines)`, tslvs: restore.ms, kernel: kRestore });
-    rows.push({ what: '-L -n', tslvs: list.ms, kernel: kList });
-    rows.push({ what: '-S -n', tslvs: save.ms, kernel: kSave });
     timed(process.execPath, [adm, '-C'], env);
   } finally {
     await daemon.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`${'command'.padEnd(22)} ${'tslvs ms'.padStart(10)} ${'kernel ms'.padStart(10)} ${'tslvs/kernel'.padStart(13)}`);
-  for (const r of rows) {
-    const ratio = r.kernel === null ? 'n/a' : `${(r.tslvs / r.kernel).toFixed(2)}x`;
-    console.log(`${r.what.padEnd(22)} ${r.tslvs.toFixed(0).padStart(10)} ${(r.kernel === null ? 'n/a' : r.kernel.toFixed(0)).padStart(10)} ${ratio.padStart(13)}`);
+  console.log(`${'command (median)'.padEnd(22)} ${'tslvs ms'.padStart(10)} ${'kernel ms'.padStart(10)} ${'tslvs/kernel'.padStart(13)}`);
+  for (let i = 0; i < 3; i++) {
+    const t = median(ts[i]);
+    const k = ks[i].length ? median(ks[i]) : null;
+    const ratio = k === null ? 'n/a' : `${(t / k).toFixed(2)}x`;
+    console.log(`${what[i].padEnd(22)} ${t.toFixed(0).padStart(10)} ${(k === null ? 'n/a' : k.toFixed(0)).padStart(10)} ${ratio.padStart(13)}`);
   }
-  if (rows[0].kernel === null) console.log('kernel peer: not measured here (needs root and IPVS; run bench/adm/kernel-restore-bench.sh in the oracle)');
+  if (same !== null) console.log(`-L -n and -S -n output identical to ipvsadm's: ${same ? 'yes' : 'NO'}`);
+  else console.log('kernel peer: not measured here (needs root and IPVS; run bench/adm/kernel-restore-bench.sh in the oracle)');
 }
 
 await main();

@@ -234,6 +234,18 @@ const stats5 = (s: StatsWire, format: number, rate: boolean): string => (rate
 const u = (n: number): string => String(n >>> 0);
 const d32 = (n: number): string => String(n | 0);
 
+/**
+ * padR(u(n), 10) and padR(d32(n), 6), made once for the small values nearly every real server
+ * has (connection counts, weights): a listing of 10^5 real servers then builds no number text.
+ */
+const SMALL = 1024;
+const U10: string[] = Array.from({ length: SMALL }, (_, n) => padR(String(n), 10));
+const D6: string[] = Array.from({ length: SMALL }, (_, n) => padR(String(n), 6));
+const u10 = (n: number): string => (n >= 0 && n < SMALL && Number.isInteger(n) ? U10[n] : padR(u(n), 10));
+const d6 = (n: number): string => (n >= 0 && n < SMALL && Number.isInteger(n) ? D6[n] : padR(d32(n), 6));
+const FWD7: Record<number, string> = { 0: padR('Masq', 7), 1: padR('Local', 7), 2: padR('Tunnel', 7), 3: padR('Route', 7) };
+const fwd7 = (fwd: number): string => FWD7[fwd & IP_VS_CONN_F_FWD_MASK] ?? padR(fwdName(fwd), 7);
+
 /** The service's printed name: "TCP  1.2.3.4:80", "FWM  7 IPv6", or "-t 1.2.3.4:80" for -S. */
 function serviceName(se: ServiceSnapshot, cols: AddrCols, i: number, format: number, namer: Namer): string {
   if (se.fwmark) {
@@ -283,7 +295,7 @@ function destLine(e: DestSnapshot, svcName: string, dname: string, format: numbe
   if (format & FMT_TUN_INFO) {
     return `  -> ${padR(dname, 28)} ${padR(fwdName(e.fwd), 7)} ${padR(fwdTunInfo(e) ?? 'n/a', 13)} ${padR(d32(e.weight), 6)} ${padR(u(e.activeConns), 10)} ${padR(u(e.inactConns), 10)}\n`;
   }
-  return `  -> ${padR(dname, 28)} ${padR(fwdName(e.fwd), 7)} ${padR(d32(e.weight), 6)} ${padR(u(e.activeConns), 10)} ${padR(u(e.inactConns), 10)}\n`;
+  return `  -> ${padR(dname, 28)} ${fwd7(e.fwd)} ${d6(e.weight)} ${u10(e.activeConns)} ${u10(e.inactConns)}\n`;
 }
 
 /**
