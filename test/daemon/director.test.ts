@@ -221,6 +221,31 @@ function failingRenameFs(): typeof fsp & { failRename: boolean } {
   return fs;
 }
 
+test('busy is true from a batch\'s first command until its save has finished (the /proc refresh waits for that)', async () => {
+  const dir = tempDir('dir-busy');
+  try {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => { release = r; });
+    const fs = { ...fsp } as typeof fsp;
+    fs.rename = (async (a: string, b: string) => {
+      await held;
+      return fsp.rename(a, b);
+    }) as typeof fsp.rename;
+    const store = new StateStore(dir, { fs });
+    await store.init();
+    const d = director(new NoneDataplane(), store);
+    assert.equal(d.busy, false);
+    const batch = d.exec([addSvc('192.0.2.1'), addDest('192.0.2.1', '198.51.100.1')]);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(d.busy, true, 'the batch waits for its save');
+    release();
+    assert.deepEqual(await batch, [null, null]);
+    assert.equal(d.busy, false);
+  } finally {
+    removeDir(dir);
+  }
+});
+
 for (const kind of ['none', 'proxy'] as const) {
   test(`a batch whose save fails is undone in the table and the dataplane (${kind} dataplane)`, async () => {
     const dir = tempDir('dir-save');
