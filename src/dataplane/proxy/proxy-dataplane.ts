@@ -21,6 +21,7 @@ import { addrPortText } from './bind-error.js';
 import { ProxyContext } from './context.js';
 import { Relay } from './relay.js';
 import type { RelayEnv } from './relay-conn.js';
+import { RelayThreads } from './relay-threads.js';
 import { loadRelayAddon, type RelayAddon, relayUnavailable } from './relay-addon.js';
 import { RelayListener } from './relay-listener.js';
 import { parseProxySettings } from './settings.js';
@@ -45,6 +46,8 @@ export class ProxyDataplane implements Dataplane {
   /** The native relay, made with the first TCP listener. */
   #relay: Relay | null = null;
   #env: RelayEnv | null = null;
+  /** The relay threads (setting threads ≥ 1), or null: connections are relayed on this thread. */
+  #threads: RelayThreads | null = null;
   /** Listener key (protocol, family, address, port) → its socket. */
   readonly #listeners = new Map<string, Listener>();
   #timer: NodeJS.Timeout | null = null;
@@ -99,7 +102,7 @@ export class ProxyDataplane implements Dataplane {
         const l = svc.protocol === IPPROTO_UDP
           ? new UdpListener(this.ctx, svc.addr, svc.port)
           : this.#relayAddon !== null
-            ? new RelayListener(this.ctx, this.#relayEnv(this.#relayAddon), svc.addr, svc.port)
+            ? new RelayListener(this.ctx, await this.#relayEnv(this.#relayAddon), svc.addr, svc.port, this.#threads)
             : new TcpListener(this.ctx, svc.addr, svc.port);
         if (l instanceof UdpListener) await l.open();
         else l.open();
@@ -134,18 +137,20 @@ export class ProxyDataplane implements Dataplane {
 
   /** Everything Dataplane.stats() has, and the proxy's own gauges (for tests and status). */
   details(): {
-    engine: 'native' | 'uv'; listeners: number; activeFlows: number; buffersInUse: number; bufferBytesInUse: number;
+    engine: 'native' | 'uv'; threads: number; listeners: number; activeFlows: number; buffersInUse: number; bufferBytesInUse: number;
     connectFailures: number; redispatched: number; quarantined: number; drops: Record<string, number>;
   } {
     const c = this.ctx;
     // The native relay's scratch buffer belongs to no session.
     const held = this.#relay !== null ? 1 : 0;
+    const t = this.#threads?.gauges() ?? { buffers: 0, bytes: 0 };
     return {
       engine: this.#relayAddon !== null ? 'native' : 'uv',
+      threads: this.#threads?.count ?? 0,
       listeners: this.#listeners.size,
       activeFlows: c.activeFlows,
-      buffersInUse: c.pool.inUse - held,
-      bufferBytesInUse: c.pool.bytesInUse - held * c.pool.bulkSize,
+      buffersInUse: c.pool.inUse - held + t.buffers,
+      bufferBytesInUse: c.pool.bytesInUse - held * c.pool.bulkSize + t.bytes,
       connectFailures: c.connectFailures,
       redispatched: c.redispatched,
       quarantined: c.quarantined,
@@ -165,6 +170,10 @@ export class ProxyDataplane implements Dataplane {
     for (const o of owners) o.expired();
     // Sessions no entry points at any more (taken over by a newer connection) are reset too.
     while (this.ctx.liveSessions !== null) this.ctx.liveSessions.expired();
+    if (this.#threads !== null) {
+      await this.#threads.stop();
+      this.#threads = null;
+    }
     if (this.#relay !== null) {
       this.#relay.close();
       this.ctx.pool.release(this.#relay.scratch);
@@ -178,11 +187,26 @@ export class ProxyDataplane implements Dataplane {
     await new Promise<void>((r) => setImmediate(r));
   }
 
-  #relayEnv(addon: RelayAddon): RelayEnv {
+  /** The native relay (and the relay threads, with threads ≥ 1), made with the first TCP listener. */
+  async #relayEnv(addon: RelayAddon): Promise<RelayEnv> {
     if (this.#env === null) {
       const ctx = this.ctx;
-      this.#relay = new Relay(addon, ctx.pool.bulk(), () => ctx.tickCore(ctx.now()));
-      this.#env = { relay: this.#relay, pool: ctx.pool, deadlines: ctx.deadlines, now: ctx.now };
+      const relay = new Relay(addon, ctx.pool.bulk(), () => {
+        ctx.tickCore(ctx.now());
+        this.#threads?.flush();
+      });
+      if (ctx.settings.threads > 0) {
+        try {
+          this.#threads = await RelayThreads.start(ctx, relay, ctx.settings.threads);
+        } catch (err) {
+          relay.close();
+          ctx.pool.release(relay.scratch);
+          throw new TslvsError('TSLVS_ERR_DATAPLANE_UNAVAILABLE',
+            `Cannot start ${ctx.settings.threads} relay threads: ${(err as Error).message}`, 'set the proxy setting threads to 0', { cause: err });
+        }
+      }
+      this.#relay = relay;
+      this.#env = { relay, pool: ctx.pool, deadlines: ctx.deadlines, now: ctx.now };
     }
     return this.#env;
   }

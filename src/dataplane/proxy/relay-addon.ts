@@ -32,8 +32,17 @@ export interface RelayAddon {
   listen(epfd: number, af: number, addr: string, port: number, backlog: number, flags: number): number;
   /** A listener's readiness on or off. */
   watch(epfd: number, fd: number, on: boolean): number;
-  /** Up to max connections into h.accepted (each already in the epoll set); -errno if none. */
-  accept(h: RelayHandle, lfd: number, max: number): number;
+  /**
+   * Up to max connections into h.accepted; -errno if none. With watch (the default) each is in
+   * the relay's epoll set; without, another thread's relay adopts it.
+   */
+  accept(h: RelayHandle, lfd: number, max: number, watch?: boolean): number;
+  /** Register a socket another thread accepted with this relay's epoll set. */
+  adopt(epfd: number, fd: number): number;
+  /** An eventfd in the relay's epoll set (edge-triggered): another thread's signal() is a readiness. */
+  eventfd(epfd: number): number;
+  /** Wake whoever watches that eventfd. */
+  signal(fd: number): number;
   /** A non-blocking connect in the epoll set; its first readiness is the outcome. */
   connect(epfd: number, af: number, w0: number, w1: number, w2: number, w3: number, port: number): number;
   read(fd: number, buf: Uint8Array, off: number, len: number): number;

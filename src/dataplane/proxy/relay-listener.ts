@@ -12,6 +12,7 @@ import { bindError } from './bind-error.js';
 import type { ProxyContext } from './context.js';
 import type { FdOwner, Relay } from './relay.js';
 import type { RelayEnv } from './relay-conn.js';
+import type { RelayThreads } from './relay-threads.js';
 import { L_REUSEPORT } from './relay-addon.js';
 import { RelaySession } from './relay-session.js';
 
@@ -40,8 +41,12 @@ export class RelayListener implements FdOwner {
   /** What the sessions of this listener relay with. */
   readonly env: RelayEnv;
 
-  constructor(ctx: ProxyContext, env: RelayEnv, vaddr: IpAddr, port: number) {
+  /** Relay threads to hand connections to, or null: relayed here. */
+  readonly threads: RelayThreads | null;
+
+  constructor(ctx: ProxyContext, env: RelayEnv, vaddr: IpAddr, port: number, threads: RelayThreads | null = null) {
     this.ctx = ctx;
+    this.threads = threads;
     this.env = env;
     this.relay = env.relay;
     this.af = vaddr.af;
@@ -85,7 +90,8 @@ export class RelayListener implements FdOwner {
     const ctx = this.ctx;
     const relay = this.relay;
     const addon = relay.addon;
-    const n = addon.accept(relay.h, this.#fd, ACCEPT_BATCH);
+    const threads = this.threads;
+    const n = addon.accept(relay.h, this.#fd, ACCEPT_BATCH, threads === null);
     if (n <= 0) {
       if (n === 0 || n === -11 /* EAGAIN */) return;
       ctx.drops.acceptFailed++;
@@ -122,6 +128,10 @@ export class RelayListener implements FdOwner {
       if (v !== VERDICT_FORWARD || d === null) {
         ctx.countVerdict(v);
         relay.closeFd(cfd, true);
+        continue;
+      }
+      if (threads !== null) {
+        threads.dispatch(this, cfd, ipvs.curConn, d);
         continue;
       }
       let s = this.#free;

@@ -41,6 +41,11 @@ export class Relay {
     addon.ref(this.h, false);
   }
 
+  /** Whether a batch of events is being handled (closes are deferred, signals sent after it). */
+  get inBatch(): boolean {
+    return this.#inBatch;
+  }
+
   own(fd: number, o: FdOwner): void {
     const a = this.#owners;
     while (a.length <= fd) a.push(undefined);

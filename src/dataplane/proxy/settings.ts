@@ -29,6 +29,11 @@ export interface ProxySettings {
    * them to the daemon's tick alone).
    */
   coreTickMs: number;
+  /**
+   * Relay threads (native relay only): 0 relays on the thread that owns the core; N ≥ 1 starts N
+   * threads that connect and relay, while the core's thread accepts and schedules.
+   */
+  threads: number;
 }
 
 export const PROXY_DEFAULTS: Readonly<ProxySettings> = Object.freeze({
@@ -42,6 +47,7 @@ export const PROXY_DEFAULTS: Readonly<ProxySettings> = Object.freeze({
   housekeepingMs: 100,
   nativeRelay: 1,
   coreTickMs: 10,
+  threads: 0,
 });
 
 const LIMITS: Readonly<Record<keyof ProxySettings, readonly [number, number]>> = {
@@ -55,6 +61,7 @@ const LIMITS: Readonly<Record<keyof ProxySettings, readonly [number, number]>> =
   housekeepingMs: [1, 60_000],
   nativeRelay: [0, 1],
   coreTickMs: [0, 60_000],
+  threads: [0, 256],
 };
 
 export function parseProxySettings(raw: Readonly<Record<string, unknown>>): Readonly<ProxySettings> {

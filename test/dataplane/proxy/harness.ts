@@ -48,11 +48,16 @@ export interface DestOpts {
 }
 
 /**
- * Which TCP relay the tests run: the native relay when it is built (the default), or Node's TCP
- * handles when TSLVS_TEST_PROXY_RELAY=uv (the *-uv.test.ts files set it and run the same tests).
+ * Which TCP relay the tests run: the native relay when it is built (the default), Node's TCP
+ * handles with TSLVS_TEST_PROXY_RELAY=uv, two relay threads with TSLVS_TEST_PROXY_RELAY=threads
+ * (the *-uv.test.ts and *-threads.test.ts files set it and run the same tests).
  */
 export function relaySettings(): Record<string, unknown> {
-  return process.env.TSLVS_TEST_PROXY_RELAY === 'uv' ? { nativeRelay: 0 } : {};
+  switch (process.env.TSLVS_TEST_PROXY_RELAY) {
+    case 'uv': return { nativeRelay: 0 };
+    case 'threads': return { threads: 2 };
+    default: return {};
+  }
 }
 
 export class Director {
@@ -240,6 +245,24 @@ export async function until(cond: () => boolean | Promise<boolean>, ms = 5000, w
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * An assertion about the core that must hold once it has seen what the sockets saw: at once when
+ * the relay runs on the core's thread, a moment later with relay threads (their events reach
+ * the core on its next loop turn). Retries until it passes; the last failure after `ms`.
+ */
+export async function eventually(check: () => void, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 }
 

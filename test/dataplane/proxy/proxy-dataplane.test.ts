@@ -39,20 +39,21 @@ test('settings: unknown keys and bad values are refused with the accepted range'
   assert.throws(() => mk({ connectTimeoutMs: '5s' }), (e: TslvsError) => e.code === 'TSLVS_ERR_BAD_OPTION');
 });
 
-test('TCP goes through the native relay when it is built, and through Node\'s TCP handles with nativeRelay 0', async (t) => {
+test('TCP goes through the native relay when it is built (on relay threads with threads N), and through Node\'s TCP handles with nativeRelay 0', async (t) => {
   if (process.platform !== 'linux' || !existsSync(relayAddonPath())) {
     t.skip('the native relay is not built (npm run build:native)');
     return;
   }
   const a = await realServer('A');
-  for (const [nativeRelay, engine] of [[1, 'native'], [0, 'uv']] as const) {
-    const dir = new Director({ nativeRelay });
+  for (const [nativeRelay, threads, engine] of [[1, 0, 'native'], [0, 0, 'uv'], [1, 3, 'native']] as const) {
+    const dir = new Director({ nativeRelay, threads });
     try {
       const port = await freePort(VIP);
       const id = await dir.addService('tcp', VIP, port);
       await dir.addDest(id, '127.0.0.1', a.port);
       assert.equal(await whoServes(VIP, port), 'A');
       assert.equal(dir.dp.details().engine, engine);
+      assert.equal(dir.dp.details().threads, threads);
       assert.equal(dir.dp.relayUnavailable, nativeRelay === 1 ? '' : 'nativeRelay is 0');
     } finally {
       await dir.close();
