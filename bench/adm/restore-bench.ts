@@ -1,7 +1,7 @@
 /**
  * tslvsadm -R of 10,000 services × 10 real servers (110,000 lines, ipvsadm-save -n format)
  * into a `tslvs run --dataplane none` daemon, then `tslvsadm -L -n` of the result, each timed
- * as a whole process (start-up included), as a user would run them.
+ * as a whole process (start-up included), as a user would run them; `-v` times the start-up alone.
  *
  * The peer is the real ipvsadm with the kernel's IPVS, measured in the same run when this
  * machine has it (root, ip_vs loadable: e.g. inside the ipvs-oracle VM, see
@@ -79,9 +79,9 @@ async function main(): Promise<void> {
   const lines = SERVICES * (DESTS + 1);
   console.log(`restore-bench: ${SERVICES} services x ${DESTS} real servers = ${lines} lines, ${ROUNDS} round(s) ` +
     `(${process.version}, ${process.platform}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
-  const what = [`-R (${lines} lines)`, '-L -n', '-S -n'];
-  const ts: number[][] = [[], [], []];
-  const ks: number[][] = [[], [], []];
+  const what = [`-R (${lines} lines)`, '-L -n', '-S -n', '-v (start-up only)'];
+  const ts: number[][] = [[], [], [], []];
+  const ks: number[][] = [[], [], [], []];
   const withKernel = kernelAvailable();
   let same: boolean | null = null;
   const daemon = await startDaemon(dir);
@@ -96,7 +96,8 @@ async function main(): Promise<void> {
       if (list.code !== 0) throw new Error(`tslvsadm -L -n failed: ${list.stderr}`);
       const save = timed(process.execPath, [adm, '-S', '-n'], env);
       if (save.code !== 0) throw new Error(`tslvsadm -S -n failed: ${save.stderr}`);
-      [restore, list, save].forEach((r, i) => ts[i].push(r.ms));
+      const version = timed(process.execPath, [adm, '-v'], env);
+      [restore, list, save, version].forEach((r, i) => ts[i].push(r.ms));
       console.log(`  round ${round + 1} tslvsadm: -R ${restore.ms.toFixed(0)} ms, -L -n ${list.ms.toFixed(0)} ms, -S -n ${save.ms.toFixed(0)} ms`);
       if (withKernel) {
         spawnSync('ipvsadm', ['-C']);
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
         if (kr.code !== 0) throw new Error(`ipvsadm -R failed: ${kr.stderr.slice(0, 500)}`);
         const kl = timed('ipvsadm', ['-L', '-n'], process.env);
         const kv = timed('ipvsadm', ['-S', '-n'], process.env);
-        [kr, kl, kv].forEach((r, i) => ks[i].push(r.ms));
+        [kr, kl, kv, timed('ipvsadm', ['-v'], process.env)].forEach((r, i) => ks[i].push(r.ms));
         console.log(`  round ${round + 1} ipvsadm:  -R ${kr.ms.toFixed(0)} ms, -L -n ${kl.ms.toFixed(0)} ms, -S -n ${kv.ms.toFixed(0)} ms`);
         same = (same ?? true) && kl.stdout === list.stdout && kv.stdout === save.stdout;
         spawnSync('ipvsadm', ['-C']);
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   console.log(`${'command (median)'.padEnd(22)} ${'tslvs ms'.padStart(10)} ${'kernel ms'.padStart(10)} ${'tslvs/kernel'.padStart(13)}`);
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < what.length; i++) {
     const t = median(ts[i]);
     const k = ks[i].length ? median(ks[i]) : null;
     const ratio = k === null ? 'n/a' : `${(t / k).toFixed(2)}x`;

@@ -104,3 +104,21 @@ test('a deleted and re-added big service starts with a fresh index', () => {
   for (const u of pool.slice(0, 40)) t.addDest(SVC, u);
   checkAll(t, svc, pool);
 });
+
+test('a rolled-back transaction undoes a new dest\'s add after undoing its revival into a re-added service', () => {
+  const t = new ServiceTable();
+  const u = dest(1, 8080);
+  const j = t.transaction(() => {
+    const first = t.addService(SVC);
+    assert.equal(t.addDest(SVC, u).svc, first);
+    t.delService(SVC);
+    const second = t.addService(SVC);
+    assert.equal(t.addDest(SVC, u).svc, second, 'revived from the trash into the new service object');
+  });
+  j.rollback();
+  assert.equal(t.size, 0);
+  assert.equal(t.trashSize, 0);
+  const again = t.addService(SVC);
+  assert.equal(t.addDest(SVC, u).svc, again);
+  assert.deepEqual(again.dests().map((d) => d.addr.toString()), ['198.51.100.1']);
+});
