@@ -54,9 +54,15 @@ export function fwdName(fwd: number): string {
   }
 }
 
+/** "00".."FF" (%02X of a byte): the 8-digit addresses and 4-digit ports of a 10^5-line file from a table. */
+const HEX2: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
+
 /** %0<width>X. */
 function hex(v: number, width: number): string {
-  return (v >>> 0).toString(16).toUpperCase().padStart(width, '0');
+  const u = v >>> 0;
+  if (width === 8) return HEX2[u >>> 24] + HEX2[(u >>> 16) & 255] + HEX2[(u >>> 8) & 255] + HEX2[u & 255];
+  if (width === 4 && u <= 0xffff) return HEX2[u >>> 8] + HEX2[u & 255];
+  return u.toString(16).toUpperCase().padStart(width, '0');
 }
 
 /** %<width>LX: a 64-bit counter, upper-case hex, right-aligned in spaces. */
@@ -80,6 +86,33 @@ function words(af: number, text: string): [number, number, number, number] | nul
   return v === null ? null : [v, 0, 0, 0];
 }
 
+/**
+ * parseIPv4's rule (four parts of 1 to 3 digits, each at most 255) without its regex and
+ * match array, for the IPv4 addresses of a big table. The value, or -1.
+ */
+function quad(s: string): number {
+  let v = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || part > 255 || ++dots > 3) return -1;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (++digits > 3) return -1;
+      part = part * 10 + (c - 48);
+    } else {
+      return -1;
+    }
+  }
+  if (digits === 0 || part > 255 || dots !== 3) return -1;
+  return v * 256 + part;
+}
+
 /** %pI6: eight groups of four lower-case hex digits. */
 export function ipv6Full(w: readonly number[]): string {
   const g: string[] = [];
@@ -89,6 +122,10 @@ export function ipv6Full(w: readonly number[]): string {
 
 /** An address as the kernel prints it here: %08X (host order) for IPv4, %pI6 for IPv6. */
 function procAddr(af: number, text: string): string {
+  if (af !== AF_INET6) {
+    const v = quad(text);
+    return hex(v < 0 ? 0 : v, 8);
+  }
   const w = words(af, text) ?? [0, 0, 0, 0];
   return af === AF_INET6 ? ipv6Full(w) : hex(w[0], 8);
 }
@@ -127,16 +164,30 @@ export function formatIpVs(t: TableSnapshot, hz = HZ): string {
   ];
   // ip_vs_info_array walks ip_vs_svc_table first, then ip_vs_svc_fwm_table.
   const ordered = [...t.services.filter((s) => !s.fwmark), ...t.services.filter((s) => s.fwmark)];
+  // Each service's lines are joined flat at once (10^5 line strings kept to the end cost more
+  // in garbage collection than the formatting).
+  const lines: string[] = [];
   for (const s of ordered) {
-    out.push(serviceLine(s, hz));
+    lines.push(serviceLine(s, hz));
     for (const d of s.dests) {
       const addr = d.af === AF_INET6 ? `[${procAddr(d.af, d.addr)}]` : procAddr(d.af, d.addr);
-      out.push(`  -> ${addr}:${hex(d.port, 4)}      ${padEnd(fwdName(d.fwd), 7)} ${padEnd(d32(d.weight), 6)} ` +
-        `${padEnd(d32(d.activeConns), 10)} ${padEnd(d32(d.inactConns), 10)}\n`);
+      lines.push(`  -> ${addr}:${hex(d.port, 4)}      ${FWD7[d.fwd & IP_VS_CONN_F_FWD_MASK]} ${pad6(d.weight)} ` +
+        `${pad10(d.activeConns)} ${pad10(d.inactConns)}\n`);
     }
+    out.push(lines.join(''));
+    lines.length = 0;
   }
   return out.join('');
 }
+
+/** padEnd(fwdName(fwd), 7) for the eight values of fwd & IP_VS_CONN_F_FWD_MASK. */
+const FWD7: readonly string[] = Array.from({ length: 8 }, (_, f) => padEnd(fwdName(f), 7));
+const SMALL = 1024;
+const PAD6: readonly string[] = Array.from({ length: SMALL }, (_, n) => padEnd(String(n), 6));
+const PAD10: readonly string[] = Array.from({ length: SMALL }, (_, n) => padEnd(String(n), 10));
+/** padEnd(d32(v), 6) and padEnd(d32(v), 10), made once for the small values most entries have. */
+const pad6 = (v: number): string => (Number.isInteger(v) && v >= 0 && v < SMALL ? PAD6[v] : padEnd(d32(v), 6));
+const pad10 = (v: number): string => (Number.isInteger(v) && v >= 0 && v < SMALL ? PAD10[v] : padEnd(d32(v), 10));
 
 function statsRow(a: number, b: number, c: number, d: number, e: number): string {
   return `${hexWide(a, 8)} ${hexWide(b, 8)} ${hexWide(c, 8)} ${hexWide(d, 16)} ${hexWide(e, 16)}\n`;

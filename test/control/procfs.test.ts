@@ -11,7 +11,7 @@ import { parseIpvsadmRules } from '../../src/config/ipvsadm-rules.js';
 import {
   formatConnLine, formatIpVs, formatIpVsConn, formatIpVsStats, formatProcFiles, IP_VS_CONN_HEADER, type ProcConn, writeProcFiles,
 } from '../../src/control/procfs.js';
-import type { StatsWire, TableSnapshot } from '../../src/control/protocol.js';
+import type { DestSnapshot, StatsWire, TableSnapshot } from '../../src/control/protocol.js';
 import { parseAddr } from '../../src/core/addr.js';
 import { Flow, TCP_SYN } from '../../src/core/flow.js';
 import { Ipvs } from '../../src/core/ipvs.js';
@@ -215,4 +215,24 @@ test('the same packets through tslvs\'s core give the kernel\'s ip_vs_conn and i
   assert.deepEqual(blocks(formatIpVs(table)), blocks(golden('ip_vs-traffic.txt')));
   // The totals; the rates depend on where the kernel's 2-s estimator ticks fell between packets.
   assert.equal(formatIpVsStats(table.totals).split('\n')[2], golden('ip_vs_stats-traffic.txt').split('\n')[2]);
+});
+
+test('real server lines print every value as ip_vs_info_seq_show\'s "%08X:%04X %-7s %-6d %-10d %-10d", small and large alike', () => {
+  const t = tableFromRules();
+  const s = t.services.find((x) => !x.fwmark && x.af !== 10 && x.dests.length > 0);
+  assert.ok(s);
+  const cases: [string, number, number, number, number][] = [
+    ['198.51.100.7', 0, 0, 0, 0], ['198.51.100.7', 1023, 1023, 1023, 1], ['198.51.100.7', 1024, 1024, 99999, 3],
+    ['001.002.003.004', 2147483647, 5, 4294967295, 2], ['not-an-address', -1, 7, 7, 7], ['1.2.3.256', 3, 0, 0, 5],
+  ];
+  for (const [addr, weight, activeConns, inactConns, fwd] of cases) {
+    const d: DestSnapshot = { ...s.dests[0], addr, weight, activeConns, inactConns, fwd };
+    const text = formatIpVs({ ...t, services: [{ ...s, dests: [d] }] });
+    const parts = addr.split('.').map(Number);
+    const v = parts.length === 4 && parts.every((p) => p <= 255) ? ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0 : 0;
+    const name = ['Masq', 'Local', 'Tunnel', 'Route'][fwd] ?? 'Masq';
+    const want: string = `  -> ${v.toString(16).toUpperCase().padStart(8, '0')}:${d.port.toString(16).toUpperCase().padStart(4, '0')}      ` +
+      `${name.padEnd(7)} ${String(weight | 0).padEnd(6)} ${String(activeConns | 0).padEnd(10)} ${String(inactConns | 0).padEnd(10)}\n`;
+    assert.equal(text.split('\n').slice(4).join('\n'), want, JSON.stringify([addr, weight, activeConns, inactConns, fwd]));
+  }
 });
