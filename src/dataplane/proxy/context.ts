@@ -44,6 +44,49 @@ export interface DropCounters {
   udpErrors: number;
 }
 
+/**
+ * Core entry (a slot of the core's connection table: a small dense integer) → its owner, in an
+ * array: a Map costs a hash, and its backing store churns, on every connection.
+ */
+export class OwnerTable {
+  readonly #a: (EntryOwner | undefined)[] = [];
+  #size = 0;
+
+  get(conn: number): EntryOwner | undefined {
+    return this.#a[conn];
+  }
+
+  set(conn: number, o: EntryOwner): void {
+    const a = this.#a;
+    while (a.length <= conn) a.push(undefined);
+    if (a[conn] === undefined) this.#size++;
+    a[conn] = o;
+  }
+
+  delete(conn: number): boolean {
+    const a = this.#a;
+    if (a[conn] === undefined) return false;
+    a[conn] = undefined;
+    this.#size--;
+    return true;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  values(): EntryOwner[] {
+    const out: EntryOwner[] = [];
+    for (const o of this.#a) if (o !== undefined) out.push(o);
+    return out;
+  }
+
+  clear(): void {
+    this.#a.length = 0;
+    this.#size = 0;
+  }
+}
+
 export class ProxyContext {
   readonly ipvs: Ipvs;
   readonly now: () => number;
@@ -53,7 +96,7 @@ export class ProxyContext {
   /** Filled and passed to the core per new connection or datagram; never kept. */
   readonly flow = new Flow();
   /** Core entry (slot) → the session or UDP flow relaying it. */
-  readonly owners = new Map<number, EntryOwner>();
+  readonly owners = new OwnerTable();
   readonly drops: DropCounters = {
     noDest: 0, dropped: 0, tableFull: 0, connectFailed: 0, notScheduled: 0, acceptFailed: 0, udpErrors: 0,
   };

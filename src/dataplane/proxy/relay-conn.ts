@@ -27,7 +27,7 @@ import { AF_INET6, formatIPv4, formatIPv6 } from '../../core/addr.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { ConnectDeadlines, Connecting } from './connect-deadlines.js';
 import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol.js';
-import type { FdOwner, Relay } from './relay.js';
+import type { Deferred, FdOwner, Relay } from './relay.js';
 import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP } from './relay-addon.js';
 
 export const DIR_IN = 0;
@@ -58,6 +58,9 @@ const BACKEND_SHUT = 0x0800;
 /** A hang-up or error was reported (HUP/ERR): read on past a short read, to the 0 or the error. */
 const C_HUP = 0x1000;
 const B_HUP = 0x2000;
+/** A FIN to pass on after this batch (shutdown of the client's socket, or the real server's). */
+const C_SHUT_LATER = 0x4000;
+const B_SHUT_LATER = 0x8000;
 
 const READ_BITS = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 
@@ -69,7 +72,7 @@ export interface RelayEnv {
   now(): number;
 }
 
-export abstract class RelayConn implements FdOwner, Connecting {
+export abstract class RelayConn implements FdOwner, Connecting, Deferred {
   readonly env: RelayEnv;
   cfd = -1;
   bfd = -1;
@@ -378,11 +381,37 @@ export abstract class RelayConn implements FdOwner, Connecting {
     if (this.b2c === null) this.#shutdown(true);
   }
 
-  /** shutdown(SHUT_WR) on the client's socket (toClient) or the real server's. */
+  /**
+   * Pass an end of stream on: shutdown(SHUT_WR) on the client's socket (toClient) or the real
+   * server's, after the current batch. The other side's FIN is often in the same batch (a
+   * client that closes as soon as it has the answer): then both sockets are simply closed, the
+   * client's FIN came first, and this end of the connection needs no shutdown and no TIME_WAIT,
+   * as HAProxy, which handles a batch's readiness before acting on it, does.
+   */
   #shutdown(toClient: boolean): void {
-    const fd = toClient ? this.cfd : this.bfd;
-    this.flags |= toClient ? CLIENT_SHUT : BACKEND_SHUT;
-    if (this.env.relay.addon.shutdown(fd) !== 0) this.abort();
+    const later = toClient ? C_SHUT_LATER : B_SHUT_LATER;
+    if (this.flags & later) return;
+    this.flags |= later;
+    if (!this.env.relay.defer(this)) this.runDeferred();
+  }
+
+  /** The deferred shutdowns, unless the connection was closed meanwhile. */
+  runDeferred(): void {
+    const flags = this.flags;
+    this.flags = flags & ~(C_SHUT_LATER | B_SHUT_LATER);
+    if (flags & CLOSED) return;
+    const addon = this.env.relay.addon;
+    if (flags & C_SHUT_LATER) {
+      this.flags |= CLIENT_SHUT;
+      if (addon.shutdown(this.cfd) !== 0) {
+        this.abort();
+        return;
+      }
+    }
+    if (flags & B_SHUT_LATER) {
+      this.flags |= BACKEND_SHUT;
+      if (addon.shutdown(this.bfd) !== 0) this.abort();
+    }
   }
 
   /** Both sides sent FIN: close both once our writes are out (close(2) sends the FIN after the queued data). */

@@ -8,6 +8,11 @@
  */
 import type { RelayAddon, RelayHandle } from './relay-addon.js';
 
+/** Something to finish once the batch's events have all been seen. */
+export interface Deferred {
+  runDeferred(): void;
+}
+
 /** Whoever owns a descriptor in the relay's epoll set. */
 export interface FdOwner {
   /** The socket is ready: `events` are epoll bits (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLHUP). */
@@ -25,6 +30,8 @@ export class Relay {
   #inBatch = false;
   /** Descriptors to close after the batch: fd * 2 + (reset ? 1 : 0). */
   readonly #closing: number[] = [];
+  /** Work to finish after the batch's events (see defer). */
+  readonly #deferred: Deferred[] = [];
   /** Things that keep the event loop alive: listeners and live sessions. */
   #holds = 0;
   #closed = false;
@@ -59,6 +66,16 @@ export class Relay {
     else this.addon.closeFd(fd, reset);
   }
 
+  /**
+   * Run `d.runDeferred()` once every event of the current batch has been handled, or now
+   * outside a batch. Returns false when it ran now.
+   */
+  defer(d: Deferred): boolean {
+    if (!this.#inBatch) return false;
+    this.#deferred.push(d);
+    return true;
+  }
+
   /** One more (or one fewer) thing that keeps the event loop alive. */
   hold(delta: number): void {
     const before = this.#holds;
@@ -84,8 +101,12 @@ export class Relay {
         const o = owners[fd];
         if (o !== undefined) o.onEvents(fd, ev[2 * i + 1]);
       }
+      const d = this.#deferred;
+      for (let i = 0; i < d.length; i++) d[i].runDeferred();
+      d.length = 0;
       this.#afterBatch();
     } finally {
+      this.#deferred.length = 0;
       this.#inBatch = false;
       const c = this.#closing;
       for (let i = 0; i < c.length; i++) this.addon.closeFd(c[i] >> 1, (c[i] & 1) === 1);
