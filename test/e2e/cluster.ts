@@ -145,6 +145,19 @@ export interface Frame {
   dst: string;
   /** TCP flags as letters (S, A, F, P, R) or '' for other protocols. */
   flags: string;
+  /** TCP ports, sequence and acknowledgement numbers ("sport>dport#seq/ack"): the same for a retransmission. */
+  segment: string;
+}
+
+/** Frames without TCP retransmissions (a segment sent again carries the same ports, seq and ack). */
+export function uniqueSegments(frames: readonly Frame[]): Frame[] {
+  const seen = new Set<string>();
+  return frames.filter((f) => {
+    const k = `${f.src} ${f.dst} ${f.flags} ${f.segment}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 const macOf = (b: Uint8Array, o: number) => Array.from(b.subarray(o, o + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
@@ -172,11 +185,14 @@ export class Spy {
         const o = this.#h.rxMeta[i * META_STRIDE];
         if (buf[o + 12] !== 8 || buf[o + 13] !== 0) continue;
         const ihl = (buf[o + 14] & 15) * 4;
-        const tcp = buf[o + 23] === 6 ? buf[o + 14 + ihl + 13] : -1;
+        const t = o + 14 + ihl;
+        const tcp = buf[o + 23] === 6 ? buf[t + 13] : -1;
+        const u16 = (x: number) => (buf[x] << 8) | buf[x + 1];
         this.frames.push({
           dstMac: macOf(buf, o), srcMac: macOf(buf, o + 6),
           src: buf.subarray(o + 26, o + 30).join('.'), dst: buf.subarray(o + 30, o + 34).join('.'),
           flags: tcp < 0 ? '' : ['F', 'S', 'R', 'P', 'A'].filter((_, b) => tcp & (1 << b)).join(''),
+          segment: tcp < 0 ? '' : `${u16(t)}>${u16(t + 2)}#${((u16(t + 4) << 16) | u16(t + 6)) >>> 0}/${((u16(t + 8) << 16) | u16(t + 10)) >>> 0}`,
         });
       }
     }
