@@ -202,6 +202,22 @@ export class Spy {
   close(): void {
     this.#addon.close(this.#h);
   }
+
+  /** Drains the spies until no new frame came for 300 ms (at most 5 s): the last ACKs included. */
+  static async settle(spies: readonly Spy[]): Promise<void> {
+    let last = -1;
+    let quietSince = Date.now();
+    for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+      const n = spies.reduce((sum, s) => sum + s.drain().length, 0);
+      if (n !== last) {
+        last = n;
+        quietSince = Date.now();
+      } else if (Date.now() - quietSince >= 300) {
+        return;
+      }
+      await sleep(50);
+    }
+  }
 }
 
 export function sleep(ms: number): Promise<void> {

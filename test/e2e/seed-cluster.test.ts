@@ -49,8 +49,7 @@ test('seed DR cluster (root): tslvs realserver + director (packet) + the seed\'s
     try {
       await c.waitNeighbours();
       pages = await c.curl(4);
-      await sleep(300);
-      for (const s of spies) s.drain();
+      await Spy.settle(spies);
     } finally {
       for (const s of spies) s.close();
     }
@@ -60,13 +59,14 @@ test('seed DR cluster (root): tslvs realserver + director (packet) + the seed\'s
     // for the VIP), and the director passed each on to a real server's MAC, unchanged (DR).
     // (Counted without retransmissions: a CPU-starved test machine may stall a process for a
     // retransmission timeout; where each segment went is what is checked here.)
-    assert.equal(uniqueSegments(atDirector.frames.filter((f) => f.dst === VIP && f.dstMac === m.dir)).length, 4 * 6);
+    const dump = (sp: Spy) => sp.frames.map((f) => `${f.srcMac}>${f.dstMac} ${f.src}>${f.dst} ${f.flags} ${f.segment}`).join('\n');
+    assert.equal(uniqueSegments(atDirector.frames.filter((f) => f.dst === VIP && f.dstMac === m.dir)).length, 4 * 6, dump(atDirector));
     const forwarded = atRs.map((s, i) => uniqueSegments(s.frames.filter((f) => f.dst === VIP && f.srcMac === m.dir && f.dstMac === m.rs[i])).length);
-    assert.deepEqual(forwarded, [2 * 6, 2 * 6]);
+    assert.deepEqual(forwarded, [2 * 6, 2 * 6], atRs.map(dump).join('\n--\n'));
     // Every reply reached the client straight from a real server's MAC (five segments a request);
     // the director never saw a frame from the VIP.
     const replies = atClient.frames.filter((f) => f.src === VIP);
-    assert.equal(uniqueSegments(replies).length, 4 * 5);
+    assert.equal(uniqueSegments(replies).length, 4 * 5, dump(atClient));
     assert.deepEqual([...new Set(replies.map((f) => f.srcMac))].sort(), [...m.rs].sort());
     assert.equal(atDirector.frames.filter((f) => f.src === VIP).length, 0);
 
@@ -111,8 +111,7 @@ test('seed NAT cluster (root): real servers route back through the director; rep
     try {
       await c.waitNeighbours();
       pages = await c.curl(4);
-      await sleep(300);
-      atClient.drain();
+      await Spy.settle([atClient]);
     } finally {
       atClient.close();
     }
