@@ -191,8 +191,8 @@ export class ProxyDataplane implements Dataplane {
   async #relayEnv(addon: RelayAddon): Promise<RelayEnv> {
     if (this.#env === null) {
       const ctx = this.ctx;
-      const relay = new Relay(addon, ctx.pool.bulk(), () => {
-        ctx.tickCore(ctx.now());
+      const relay = new Relay(addon, ctx.pool.bulk(), ctx.now, () => {
+        ctx.tickCore(relay.nowMs);
         this.#threads?.flush();
       });
       if (ctx.settings.threads > 0) {

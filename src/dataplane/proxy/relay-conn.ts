@@ -156,11 +156,11 @@ export abstract class RelayConn implements FdOwner, Connecting, Deferred {
       if (flags & CONNECTING) {
         if (ev & (EPOLLERR | EPOLLHUP)) {
           const err = this.env.relay.addon.soError(fd);
-          this.#attemptFailed(err < 0 ? err : -E.ECONNREFUSED, this.env.now());
+          this.#attemptFailed(err < 0 ? err : -E.ECONNREFUSED, this.env.relay.nowMs);
           return;
         }
         if (!(ev & EPOLLOUT)) return;
-        this.#connected(this.env.now());
+        this.#connected(this.env.relay.nowMs);
         flags = this.flags;
         if (flags & CLOSED) return;
       }

@@ -107,7 +107,7 @@ export class RelayListener implements FdOwner {
     const stride = addon.ACC_STRIDE;
     const ipvs = ctx.ipvs;
     const f = ctx.flow;
-    const nowMs = ctx.now();
+    const nowMs = relay.nowMs;
     for (let i = 0; i < n; i++) {
       const o = i * stride;
       const cfd = acc[o];

@@ -81,15 +81,15 @@ export class RelaySession extends RelayConn implements EntryOwner {
   }
 
   protected onData(dir: Dir, n: number): void {
-    if (this.conn >= 0) this.ctx.ipvs.packetOnConn(this.conn, dir, TCP_ACK, n, this.ctx.now());
+    if (this.conn >= 0) this.ctx.ipvs.packetOnConn(this.conn, dir, TCP_ACK, n, this.env.relay.nowMs);
   }
 
   protected onFin(dir: Dir): void {
-    if (this.conn >= 0) this.ctx.ipvs.packetOnConn(this.conn, dir, TCP_FIN | TCP_ACK, 0, this.ctx.now());
+    if (this.conn >= 0) this.ctx.ipvs.packetOnConn(this.conn, dir, TCP_FIN | TCP_ACK, 0, this.env.relay.now());
   }
 
   protected onRst(dir: Dir): void {
-    if (this.conn >= 0) this.ctx.ipvs.packetOnConn(this.conn, dir, TCP_RST, 0, this.ctx.now());
+    if (this.conn >= 0) this.ctx.ipvs.packetOnConn(this.conn, dir, TCP_RST, 0, this.env.relay.now());
   }
 
   /**

@@ -259,10 +259,10 @@ export class RelayThreads {
     const ev = w[o];
     switch (ev) {
       case EV_DATA:
-        if (s.conn >= 0) ipvs.packetOnConn(s.conn, w[o + 2] as Dir, TCP_ACK, w[o + 3], ctx.now());
+        if (s.conn >= 0) ipvs.packetOnConn(s.conn, w[o + 2] as Dir, TCP_ACK, w[o + 3], this.relay.nowMs);
         return;
       case EV_CONNECTED: {
-        const nowMs = ctx.now();
+        const nowMs = this.relay.nowMs;
         ctx.markReachable(s.dest as Dest);
         if (s.attempts > 0) ctx.redispatched++;
         if (s.conn >= 0) {
@@ -272,10 +272,10 @@ export class RelayThreads {
         return;
       }
       case EV_FIN:
-        if (s.conn >= 0) ipvs.packetOnConn(s.conn, w[o + 2] as Dir, TCP_FIN | TCP_ACK, 0, ctx.now());
+        if (s.conn >= 0) ipvs.packetOnConn(s.conn, w[o + 2] as Dir, TCP_FIN | TCP_ACK, 0, this.relay.nowMs);
         return;
       case EV_RST:
-        if (s.conn >= 0) ipvs.packetOnConn(s.conn, w[o + 2] as Dir, TCP_RST, 0, ctx.now());
+        if (s.conn >= 0) ipvs.packetOnConn(s.conn, w[o + 2] as Dir, TCP_RST, 0, this.relay.nowMs);
         return;
       case EV_CONNFAIL:
         this.#connectFailed(s, w[o + 2]);
@@ -299,7 +299,7 @@ export class RelayThreads {
   /** As RelaySession.onConnectFailed, with the answer sent back to the relay thread. */
   #connectFailed(s: RemoteSession, status: number): void {
     const ctx = this.ctx;
-    const nowMs = ctx.now();
+    const nowMs = this.relay.nowMs;
     ctx.connectFailures++;
     if (SERVER_DOWN.has(status)) ctx.markUnreachable(s.dest as Dest, nowMs);
     if (s.conn >= 0) ctx.ipvs.packetOnConn(s.conn, DIR_OUT, TCP_RST, 0, nowMs);

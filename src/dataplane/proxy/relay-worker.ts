@@ -6,6 +6,7 @@
  * descriptors come from the core thread (the process's descriptors are shared by its threads).
  */
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BufferPool } from './buffer-pool.js';
 import { ConnectDeadlines } from './connect-deadlines.js';
@@ -67,9 +68,10 @@ function afterBatch(): void {
   }
 }
 
-const relay = new Relay(addon, pool.bulk(), afterBatch);
+const now = (): number => performance.now();
+const relay = new Relay(addon, pool.bulk(), now, afterBatch);
 const deadlines = new ConnectDeadlines(data.connectTimeoutMs);
-const env: RelayEnv = { relay, pool, deadlines, now: () => performance.now() };
+const env: RelayEnv = { relay, pool, deadlines, now };
 
 class WorkerConn extends RelayConn {
   sid = -1;
@@ -135,9 +137,9 @@ function onRecord(o: number): void {
     } else {
       c = new WorkerConn(env);
     }
-    c.start(w, o, performance.now());
+    c.start(w, o, relay.nowMs);
   } else if (op === OP_RETRY) {
-    live[w[o + R_SID]]?.retry(w, o, performance.now());
+    live[w[o + R_SID]]?.retry(w, o, relay.nowMs);
   } else if (op === OP_ABORT) {
     live[w[o + R_SID]]?.abort();
   } else if (op === OP_STOP) {

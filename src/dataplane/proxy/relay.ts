@@ -38,10 +38,14 @@ export class Relay {
 
   /** Runs after each batch, before the deferred closes (the core's timers). */
   readonly #afterBatch: () => void;
+  readonly #now: () => number;
+  /** The clock, read once per batch: every event of a batch happened by then. */
+  nowMs = 0;
 
-  constructor(addon: RelayAddon, scratch: Buffer, afterBatch: () => void) {
+  constructor(addon: RelayAddon, scratch: Buffer, now: () => number, afterBatch: () => void) {
     this.addon = addon;
     this.scratch = scratch;
+    this.#now = now;
     this.#afterBatch = afterBatch;
     this.h = addon.open((n) => this.#batch(n));
     this.epfd = this.h.epfd;
@@ -51,6 +55,11 @@ export class Relay {
   /** Whether a batch of events is being handled (closes are deferred, signals sent after it). */
   get inBatch(): boolean {
     return this.#inBatch;
+  }
+
+  /** nowMs during a batch, the clock otherwise. */
+  now(): number {
+    return this.#inBatch ? this.nowMs : this.#now();
   }
 
   own(fd: number, o: FdOwner): void {
@@ -95,6 +104,7 @@ export class Relay {
     const ev = this.h.events;
     const owners = this.#owners;
     this.#inBatch = true;
+    this.nowMs = this.#now();
     try {
       for (let i = 0; i < n; i++) {
         const fd = ev[2 * i];
