@@ -12,11 +12,14 @@
 // The counters are exact because the traffic is: quick ACKs on the routes (cluster.sh), pages
 // without Content-Length (page-server.mjs), so every request is the same six client segments
 // and five server segments on any machine. Listings wait 3 s, past the 2 s estimator tick.
+// The one thing that can still change the packets is time: a retransmission when a process
+// (the userspace dataplane included) stalls past TCP's timeout on an overloaded machine; a
+// capture at the client detects it and such a run is repeated (see below).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, clusterSkip, DIRECTOR_ADDR, GOLDEN_DIR, sleep, VIP } from './cluster.js';
+import { Cluster, clusterSkip, DIRECTOR_ADDR, type Frame, GOLDEN_DIR, sleep, Spy, uniqueSegments, VIP } from './cluster.js';
 
 interface Golden {
   name: string;
@@ -54,9 +57,19 @@ test('the cluster goldens are there and complete', () => {
   assert.deepEqual(goldens.map((g) => g.name), ['dr-rr', 'dr-wlc', 'nat-rr']);
   for (const g of goldens) {
     assert.match(g.kernel, /^\d+\.\d+/);
-    const cmds = g.sections.map((s) => s.cmd.split(' ').slice(0, 3).join(' '));
-    assert.ok(cmds.includes('ipvsadm -L -n') && cmds.includes('ipvsadm -L -n') && g.sections.some((s) => s.cmd.startsWith('curl x')), g.name);
+    const cmds = g.sections.map((s) => s.cmd);
+    for (const want of ['ipvsadm -L -n', 'ipvsadm -L -n --stats', 'ipvsadm -L -n -c']) assert.ok(cmds.includes(want), `${g.name}: ${want}`);
+    const curl = g.sections.find((s) => s.cmd.startsWith('curl x'));
+    assert.equal(curl?.out.trim().split('\n').length, Number(curl?.cmd.slice(6)), `${g.name}: one page per request`);
   }
+});
+
+test('a run with a segment sent twice is recognised as not comparable', () => {
+  const f = (src: string, dst: string, flags: string, segment: string): Frame => ({ srcMac: '', dstMac: '', src, dst, flags, segment });
+  const run = [f('198.51.100.100', VIP, 'S', '40000>80#1/0'), f(VIP, '198.51.100.100', 'SA', '80>40000#9/2'), f('198.51.100.100', VIP, 'A', '40000>80#2/10')];
+  assert.equal(retransmissions(run), null);
+  assert.equal(retransmissions([...run, f(VIP, '198.51.100.100', 'SA', '80>40000#9/2')]), '1 segment(s) sent twice (203.0.113.10>198.51.100.100 SA 80>40000#9/2)');
+  assert.equal(retransmissions([...run, f('198.51.100.100', VIP, 'A', '40000>80#2/10')]), '1 segment(s) sent twice (198.51.100.100>203.0.113.10 A 40000>80#2/10)', 'a duplicate ACK');
 });
 
 test('connection listings compare without ports and timers', () => {
@@ -66,43 +79,79 @@ test('connection listings compare without ports and timers', () => {
   assert.notDeepEqual(connEntries(a), connEntries(b.replace('FIN_WAIT', 'TIME_WAIT')));
 });
 
-for (const g of goldens) {
-  test(`${g.name} (root): picks, -L -n and --stats through tslvs's packet director equal Linux ${g.kernel}'s IPVS`, { skip, timeout: 120_000 }, async () => {
-    const c = new Cluster(g.mode);
-    try {
-      for (const rs of ['rs1', 'rs2'] as const) {
-        const args = g.mode === 'dr' ? ['--vip', VIP] : ['--gateway', DIRECTOR_ADDR];
-        const r = await c.tslvs(rs, ['realserver', 'start', ...args]);
-        assert.equal(r.code, 0, r.stderr);
-      }
-      const started = await c.tslvs('dir', ['director', 'start', '--dataplane', 'packet', '--interface', 'eth0', '--http', 'off']);
-      assert.equal(started.code, 0, started.stderr);
-      for (const s of g.sections) {
-        if (s.cmd.startsWith('ipvsadm -A') || s.cmd.startsWith('ipvsadm -a')) {
-          const r = await c.tslvsadm(s.cmd.split(' ').slice(1));
-          assert.equal(r.code, 0, `${s.cmd}: ${r.stderr}`);
-          assert.equal(r.stdout, s.out.trim() === '' ? '' : s.out, s.cmd);
-        } else if (s.cmd.startsWith('curl x')) {
-          await c.waitNeighbours();
-          const pages = await c.curl(Number(s.cmd.slice(6)));
-          assert.deepEqual(pages, s.out.trim().split('\n'), 'the pages (picks) in order');
-          await sleep(3000);
-        } else if (s.cmd === 'ipvsadm -L -n -c') {
-          const r = await c.tslvsadm(['-L', '-n', '-c']);
-          assert.equal(r.code, 0, r.stderr);
-          assert.deepEqual(connEntries(r.stdout), connEntries(s.out), 'connection entries');
-        } else if (s.cmd.startsWith('ipvsadm -L')) {
-          const r = await c.tslvsadm(s.cmd.split(' ').slice(1));
-          assert.equal(r.code, 0, r.stderr);
-          assert.equal(r.stdout, s.out, s.cmd);
-        } else {
-          assert.fail(`unknown golden command "${s.cmd}"`);
-        }
-      }
-      const stopped = await c.tslvs('dir', ['director', 'stop']);
-      assert.equal(stopped.code, 0, stopped.stderr);
-    } finally {
-      c.cleanup();
+/** Why one run through tslvs is not comparable (TCP sent something twice), or null. */
+function retransmissions(frames: readonly Frame[]): string | null {
+  const tcp = frames.filter((f) => f.flags !== '');
+  const unique = uniqueSegments(tcp);
+  if (unique.length === tcp.length) return null;
+  const dup = tcp.filter((f, i) => tcp.findIndex((g) => g.src === f.src && g.dst === f.dst && g.flags === f.flags && g.segment === f.segment) !== i);
+  return `${tcp.length - unique.length} segment(s) sent twice (${dup.map((f) => `${f.src}>${f.dst} ${f.flags} ${f.segment}`).join(', ')})`;
+}
+
+/** Runs the golden's traffic once; returns a reason when TCP retransmitted (the run does not count). */
+async function runOnce(g: Golden): Promise<string | null> {
+  const c = new Cluster(g.mode);
+  try {
+    for (const rs of ['rs1', 'rs2'] as const) {
+      const args = g.mode === 'dr' ? ['--vip', VIP] : ['--gateway', DIRECTOR_ADDR];
+      const r = await c.tslvs(rs, ['realserver', 'start', ...args]);
+      assert.equal(r.code, 0, r.stderr);
     }
+    const started = await c.tslvs('dir', ['director', 'start', '--dataplane', 'packet', '--interface', 'eth0', '--http', 'off']);
+    assert.equal(started.code, 0, started.stderr);
+    for (const s of g.sections) {
+      if (s.cmd.startsWith('ipvsadm -A') || s.cmd.startsWith('ipvsadm -a')) {
+        const r = await c.tslvsadm(s.cmd.split(' ').slice(1));
+        assert.equal(r.code, 0, `${s.cmd}: ${r.stderr}`);
+        assert.equal(r.stdout, s.out.trim() === '' ? '' : s.out, s.cmd);
+      } else if (s.cmd.startsWith('curl x')) {
+        await c.waitNeighbours();
+        // The client sees every segment of both directions: a retransmission (or the duplicate
+        // ACK it causes) shows as the same segment twice.
+        const spy = new Spy(c.ns('cl'), 'eth0');
+        let pages: string[];
+        try {
+          pages = await c.curl(Number(s.cmd.slice(6)));
+          await Spy.settle([spy]);
+        } finally {
+          spy.close();
+        }
+        const again = retransmissions(spy.frames);
+        if (again !== null) return again;
+        assert.deepEqual(pages, s.out.trim().split('\n'), 'the pages (picks) in order');
+        await sleep(3000);
+      } else if (s.cmd === 'ipvsadm -L -n -c') {
+        const r = await c.tslvsadm(['-L', '-n', '-c']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(connEntries(r.stdout), connEntries(s.out), 'connection entries');
+      } else if (s.cmd.startsWith('ipvsadm -L')) {
+        const r = await c.tslvsadm(s.cmd.split(' ').slice(1));
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, s.out, s.cmd);
+      } else {
+        assert.fail(`unknown golden command "${s.cmd}"`);
+      }
+    }
+    const stopped = await c.tslvs('dir', ['director', 'stop']);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    return null;
+  } finally {
+    c.cleanup();
+  }
+}
+
+for (const g of goldens) {
+  test(`${g.name} (root): picks, -L -n and --stats through tslvs's packet director equal Linux ${g.kernel}'s IPVS`, { skip, timeout: 300_000 }, async () => {
+    // Equal counters need equal packets. On a machine so busy that a process stalls past TCP's
+    // 200 ms minimum retransmission timeout, a segment is sent twice and the counts differ for
+    // that reason alone (the kernel oracle had no such stall: its goldens show none). Such a
+    // run is detected on the wire and repeated, up to three times; any other difference fails.
+    const reasons: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const why = await runOnce(g);
+      if (why === null) return;
+      reasons.push(why);
+    }
+    assert.fail(`every run had TCP retransmissions, so no run was comparable: ${reasons.join('; ')}`);
   });
 }
