@@ -17,7 +17,13 @@
  *
  * Every call returns a non-negative result or a negative errno (Linux errno, as libuv's).
  *
+ * The bytes themselves: pump(id, from, to) reads once from one socket into the relay's scratch
+ * buffer (a Buffer JavaScript hands over with setScratch and owns) and writes what it got to the
+ * other, in one call; JavaScript sees the counts and keeps the scratch buffer as pending data
+ * when the write fell short.
+ *
  * Layout shared with JavaScript (src/dataplane/proxy/relay-addon.ts):
+ *   io       = Int32Array (per thread): io[0] = the result of pump()'s write
  *   events   = Int32Array, 2 ints per ready socket: [fd, epoll events]
  *   accepted = Int32Array, ACC_STRIDE ints per accepted connection:
  *              [fd, peer port, w0, w1, w2, w3] (IPv4: w0 is the address in host order;
@@ -46,7 +52,12 @@
 /* listen() flags */
 #define L_REUSEPORT 1
 
+#define MAX_RELAYS 256
+
 typedef struct relay {
+  int id;             /* index in the env's table, what pump() and setScratch() take */
+  uint8_t *scratch;   /* the Buffer every pump() reads into (set by setScratch) */
+  size_t scratch_len;
   int epfd;
   napi_env env;
   napi_ref self_ref;  /* strong while open, so the handle outlives its callbacks */
@@ -58,6 +69,18 @@ typedef struct relay {
   int32_t *acc;
   struct epoll_event evbuf[EV_CAP];
 } relay_t;
+
+/* Per thread (N-API environment): its relays by id, and `io`, where pump() leaves the write's result. */
+typedef struct env_data {
+  relay_t *relays[MAX_RELAYS];
+  int32_t *io;
+} env_data_t;
+
+static env_data_t *env_data(napi_env env) {
+  void *d = NULL;
+  napi_get_instance_data(env, &d);
+  return d;
+}
 
 /* ---------- N-API helpers ---------- */
 
@@ -120,8 +143,17 @@ static void on_uv_closed(uv_handle_t *h) {
   maybe_free(r);
 }
 
+static void forget(napi_env env, relay_t *r) {
+  env_data_t *ed = env_data(env);
+  if (ed && r->id >= 0 && ed->relays[r->id] == r) ed->relays[r->id] = NULL;
+  r->id = -1;
+  r->scratch = NULL;
+  r->scratch_len = 0;
+}
+
 static void do_close(napi_env env, relay_t *r) {
   if (r->epfd < 0) return;
+  forget(env, r);
   if (!r->closing) {
     r->closing = 1;
     uv_poll_stop(&r->poll);
@@ -136,6 +168,7 @@ static void do_close(napi_env env, relay_t *r) {
 
 static void finalize(napi_env env, void *data, void *hint) {
   relay_t *r = data;
+  forget(env, r);
   if (r->epfd >= 0) {
     if (!r->closing) { r->closing = 1; uv_poll_stop(&r->poll); uv_close((uv_handle_t *)&r->poll, on_uv_closed); }
     close(r->epfd);
@@ -184,8 +217,13 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   napi_valuetype t;
   if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) return throw_type(env, "open(callback)");
+  env_data_t *ed = env_data(env);
+  int id = -1;
+  for (int i = 0; ed && i < MAX_RELAYS; i++) if (!ed->relays[i]) { id = i; break; }
+  if (id < 0) return throw_type(env, "too many open relays in this thread");
   relay_t *r = calloc(1, sizeof *r);
   if (!r) return throw_type(env, "out of memory");
+  r->id = id;
   r->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (r->epfd < 0) {
     int e = errno;
@@ -218,6 +256,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_create_typedarray(env, napi_int32_array, ACC_CAP * ACC_STRIDE, ab, 0, &ta);
   napi_set_named_property(env, obj, "accepted", ta);
   napi_set_named_property(env, obj, "epfd", i32(env, r->epfd));
+  napi_set_named_property(env, obj, "id", i32(env, r->id));
+  ed->relays[id] = r;
   napi_wrap(env, obj, r, finalize, NULL, NULL);
   /* The ArrayBuffers are properties of obj, so they live as long as the handle. */
   napi_create_reference(env, obj, 1, &r->self_ref);
@@ -471,6 +511,70 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   return i32(env, n < 0 ? -errno : (int32_t)n);
 }
 
+/* setScratch(id, u8): the buffer relay `id`'s pump() reads into, until the next call. */
+static napi_value js_set_scratch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  env_data_t *ed = env_data(env);
+  int32_t id = arg_i32(env, argv[0]);
+  if (!ed || id < 0 || id >= MAX_RELAYS || !ed->relays[id]) return throw_type(env, "setScratch: not an open relay");
+  napi_typedarray_type tt;
+  size_t n, boff;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, argv[1], &tt, &n, &data, NULL, &boff) != napi_ok || tt != napi_uint8_array || !data || n == 0)
+    return throw_type(env, "setScratch(id, Uint8Array)");
+  ed->relays[id]->scratch = data;
+  ed->relays[id]->scratch_len = n;
+  return NULL;
+}
+
+/*
+ * pump(id, from, to) -> n | 0 (end of stream) | -errno (-EAGAIN: nothing now): one read from
+ * `from` into the relay's scratch buffer and, when it got n > 0 bytes, one write of them to
+ * `to`, whose result (bytes taken or -errno) is left in io[0]. The relay's one call per chunk.
+ */
+static napi_value js_pump(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  env_data_t *ed = env_data(env);
+  int32_t id = arg_i32(env, argv[0]);
+  relay_t *r = ed && id >= 0 && id < MAX_RELAYS ? ed->relays[id] : NULL;
+  if (!r || !r->scratch) return throw_type(env, "pump: not an open relay with a scratch buffer");
+  int from = arg_i32(env, argv[1]);
+  int to = arg_i32(env, argv[2]);
+  ssize_t n;
+  do n = recv(from, r->scratch, r->scratch_len, 0); while (n < 0 && errno == EINTR);
+  if (n <= 0) return i32(env, n < 0 ? -errno : 0);
+  ssize_t w;
+  do w = send(to, r->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT); while (w < 0 && errno == EINTR);
+  ed->io[0] = w < 0 ? -errno : (int32_t)w;
+  return i32(env, (int32_t)n);
+}
+
+/* closeMany(Int32Array, n): close n descriptors given as fd * 2 + (reset ? 1 : 0). */
+static napi_value js_close_many(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type tt;
+  size_t len, boff;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, argv[0], &tt, &len, &data, NULL, &boff) != napi_ok || tt != napi_int32_array)
+    return throw_type(env, "closeMany(Int32Array, n)");
+  uint32_t n = arg_u32(env, argv[1]);
+  if (n > len) n = (uint32_t)len;
+  const int32_t *c = data;
+  struct linger l = { 1, 0 };
+  for (uint32_t i = 0; i < n; i++) {
+    int fd = c[i] >> 1;
+    if (c[i] & 1) setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd);
+  }
+  return NULL;
+}
+
 /* shutdown(fd) -> 0 | -errno: SHUT_WR, our FIN after what was written. */
 static napi_value js_shutdown(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -567,8 +671,24 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   return i32(env, add_et(epfd, fd) < 0 ? -errno : 0);
 }
 
+static void free_env_data(napi_env env, void *data, void *hint) {
+  free(data);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
+  env_data_t *ed = calloc(1, sizeof *ed);
+  if (!ed) return throw_type(env, "out of memory");
+  napi_set_instance_data(env, ed, free_env_data, NULL);
+  napi_value io_ab, io;
+  void *io_mem;
+  napi_create_arraybuffer(env, 4 * sizeof(int32_t), &io_mem, &io_ab);
+  ed->io = io_mem;
+  napi_create_typedarray(env, napi_int32_array, 4, io_ab, 0, &io);
+  napi_set_named_property(env, exports, "io", io);
   napi_property_descriptor d[] = {
+    { "setScratch", NULL, js_set_scratch, NULL, NULL, NULL, napi_default, NULL },
+    { "pump", NULL, js_pump, NULL, NULL, NULL, napi_default, NULL },
+    { "closeMany", NULL, js_close_many, NULL, NULL, NULL, napi_default, NULL },
     { "open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
     { "ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL },

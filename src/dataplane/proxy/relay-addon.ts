@@ -12,6 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface RelayHandle {
+  /** What pump() and setScratch() take. */
+  readonly id: number;
   readonly epfd: number;
   /** Two ints per ready socket: [fd, epoll events]. */
   readonly events: Int32Array;
@@ -45,6 +47,14 @@ export interface RelayAddon {
   signal(fd: number): number;
   /** A non-blocking connect in the epoll set; its first readiness is the outcome. */
   connect(epfd: number, af: number, w0: number, w1: number, w2: number, w3: number, port: number): number;
+  /** This thread's io words: io[0] is the result of the last pump()'s write. */
+  readonly io: Int32Array;
+  /** The buffer relay `id`'s pump() reads into (kept by the caller). */
+  setScratch(id: number, buf: Uint8Array): void;
+  /** One read from `from` into the scratch buffer; when it got n > 0, one write to `to` (result in io[0]). */
+  pump(id: number, from: number, to: number): number;
+  /** Close descriptors given as fd * 2 + (reset ? 1 : 0). */
+  closeMany(codes: Int32Array, n: number): void;
   read(fd: number, buf: Uint8Array, off: number, len: number): number;
   write(fd: number, buf: Uint8Array, off: number, len: number): number;
   shutdown(fd: number): number;

@@ -231,11 +231,11 @@ export abstract class RelayConn implements FdOwner, Connecting, Deferred {
     for (;;) {
       const flags = this.flags;
       if (!(flags & C_READABLE) || (flags & (CLIENT_EOF | CLOSED)) || this.c2b !== null) return;
-      const buf = relay.scratch;
-      const n = addon.read(this.cfd, buf, 0, buf.length);
+      const n = addon.pump(relay.id, this.cfd, this.bfd);
       if (n > 0) {
         this.onData(DIR_IN, n);
-        const w = addon.write(this.bfd, buf, 0, n);
+        const w = relay.io[0];
+        const buf = relay.scratch;
         if (w !== n) {
           if (w < 0 && w !== EAGAIN) {
             this.#backendFailed();
@@ -278,11 +278,11 @@ export abstract class RelayConn implements FdOwner, Connecting, Deferred {
     for (;;) {
       const flags = this.flags;
       if (!(flags & B_READABLE) || (flags & (BACKEND_EOF | CLOSED)) || this.b2c !== null) return;
-      const buf = relay.scratch;
-      const n = addon.read(this.bfd, buf, 0, buf.length);
+      const n = addon.pump(relay.id, this.bfd, this.cfd);
       if (n > 0) {
         this.onData(DIR_OUT, n);
-        const w = addon.write(this.cfd, buf, 0, n);
+        const w = relay.io[0];
+        const buf = relay.scratch;
         if (w !== n) {
           if (w < 0 && w !== EAGAIN) {
             this.#clientFailed();

@@ -23,13 +23,17 @@ export class Relay {
   readonly addon: RelayAddon;
   readonly h: RelayHandle;
   readonly epfd: number;
-  /** The read buffer every socket reads into; a session keeps it only when a write falls short. */
-  scratch: Buffer;
+  /** The read buffer every socket reads into (pump); a connection keeps it only when a write falls short. */
+  #scratch: Buffer;
+  /** Where pump() leaves its write's result. */
+  readonly io: Int32Array;
+  readonly id: number;
   /** Descriptor → owner. */
   readonly #owners: (FdOwner | undefined)[] = [];
   #inBatch = false;
   /** Descriptors to close after the batch: fd * 2 + (reset ? 1 : 0). */
-  readonly #closing: number[] = [];
+  #closing = new Int32Array(256);
+  #nClosing = 0;
   /** Work to finish after the batch's events (see defer). */
   readonly #deferred: Deferred[] = [];
   /** Things that keep the event loop alive: listeners and live sessions. */
@@ -44,12 +48,25 @@ export class Relay {
 
   constructor(addon: RelayAddon, scratch: Buffer, now: () => number, afterBatch: () => void) {
     this.addon = addon;
-    this.scratch = scratch;
     this.#now = now;
     this.#afterBatch = afterBatch;
     this.h = addon.open((n) => this.#batch(n));
     this.epfd = this.h.epfd;
+    this.id = this.h.id;
+    this.io = addon.io;
+    this.#scratch = scratch;
+    addon.setScratch(this.id, scratch);
     addon.ref(this.h, false);
+  }
+
+  get scratch(): Buffer {
+    return this.#scratch;
+  }
+
+  /** The scratch buffer was kept as pending data: read into this one from now on. */
+  set scratch(b: Buffer) {
+    this.#scratch = b;
+    this.addon.setScratch(this.id, b);
   }
 
   /** Whether a batch of events is being handled (closes are deferred, signals sent after it). */
@@ -71,8 +88,16 @@ export class Relay {
   /** Close a descriptor (RST with reset); after the current batch if one is running. */
   closeFd(fd: number, reset: boolean): void {
     this.#owners[fd] = undefined;
-    if (this.#inBatch) this.#closing.push(fd * 2 + (reset ? 1 : 0));
-    else this.addon.closeFd(fd, reset);
+    if (!this.#inBatch) {
+      this.addon.closeFd(fd, reset);
+      return;
+    }
+    if (this.#nClosing === this.#closing.length) {
+      const grown = new Int32Array(this.#closing.length * 2);
+      grown.set(this.#closing);
+      this.#closing = grown;
+    }
+    this.#closing[this.#nClosing++] = fd * 2 + (reset ? 1 : 0);
   }
 
   /**
@@ -118,9 +143,10 @@ export class Relay {
     } finally {
       this.#deferred.length = 0;
       this.#inBatch = false;
-      const c = this.#closing;
-      for (let i = 0; i < c.length; i++) this.addon.closeFd(c[i] >> 1, (c[i] & 1) === 1);
-      c.length = 0;
+      if (this.#nClosing > 0) {
+        this.addon.closeMany(this.#closing, this.#nClosing);
+        this.#nClosing = 0;
+      }
     }
   }
 }
