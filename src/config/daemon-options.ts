@@ -7,6 +7,7 @@
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { defaultSocketPath } from '../control/protocol.js';
+import type { IpvsSysctls } from '../core/ipvs.js';
 import { TslvsError } from '../errors.js';
 
 export type DataplaneChoice = 'proxy' | 'packet' | 'none';
@@ -35,6 +36,10 @@ export interface DaemonOptions {
   dataplaneSettings: Readonly<Record<string, string | number | boolean>>;
   /** How often the core's timers run (Ipvs.tick); the estimator keeps its own 2 s cadence. */
   tickMs: number;
+  /** Most connection entries (templates included); a new connection beyond it is dropped. */
+  maxConns: number;
+  /** /proc/sys/net/ipv4/vs values given with --sysctl NAME=VALUE, set before the first tick. */
+  sysctls: Readonly<Partial<IpvsSysctls>>;
 }
 
 export interface ClientOptions {
@@ -49,12 +54,38 @@ export const DEFAULTS = Object.freeze({
   httpToken: null,
   keepalivedConf: null,
   tickMs: 1000,
+  /** The core's DEFAULT_MAX_CONNS (4 Mi entries). */
+  maxConns: 1 << 22,
   rootStateDir: '/var/lib/tslvs',
 });
 
+/**
+ * --sysctl names, as /proc/sys/net/ipv4/vs/ spells them (Documentation/networking/ipvs-sysctl.rst),
+ * and the Ipvs sysctl each sets. The defense modes take 0..3 as the kernel's proc_do_defense_mode.
+ */
+export const IPVS_SYSCTL_NAMES: Readonly<Record<string, keyof IpvsSysctls>> = Object.freeze({
+  am_droprate: 'amDroprate',
+  amemthresh: 'amemthresh',
+  cache_bypass: 'cacheBypass',
+  conn_reuse_mode: 'connReuseMode',
+  drop_entry: 'dropEntry',
+  drop_packet: 'dropPacket',
+  expire_nodest_conn: 'expireNodestConn',
+  expire_quiescent_template: 'expireQuiescentTemplate',
+  lblc_expiration: 'lblcExpirationS',
+  lblcr_expiration: 'lblcrExpirationS',
+  nat_icmp_send: 'natIcmpSend',
+  run_estimation: 'runEstimation',
+  schedule_icmp: 'schedule_icmp',
+  secure_tcp: 'secureTcp',
+  sloppy_sctp: 'sloppySctp',
+  sloppy_tcp: 'sloppyTcp',
+});
+const DEFENSE_MODES = new Set(['drop_entry', 'drop_packet', 'secure_tcp']);
+
 interface OptionSpec {
   flags: readonly string[];
-  key: 'dataplane' | 'socket' | 'stateDir' | 'rules' | 'http' | 'httpToken' | 'keepalivedConf' | 'interface' | 'dataplaneOpt';
+  key: 'dataplane' | 'socket' | 'stateDir' | 'rules' | 'http' | 'httpToken' | 'keepalivedConf' | 'interface' | 'dataplaneOpt' | 'maxConns' | 'sysctl';
   value: string;
   help: string;
   /** May be given more than once (each value is kept). */
@@ -73,7 +104,29 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { flags: ['--interface'], key: 'interface', value: 'IF', help: 'the interface the packet dataplane forwards on (its required setting)' },
   { flags: ['--dataplane-opt'], key: 'dataplaneOpt', value: 'KEY=VALUE', repeat: true,
     help: 'a dataplane setting, repeatable (proxy: connectTimeoutMs, retries, ...; packet: netns, localAddr, gateway, ...)' },
+  { flags: ['--max-conns'], key: 'maxConns', value: 'N', help: `most connection entries; new connections beyond are dropped (default ${DEFAULTS.maxConns})` },
+  { flags: ['--sysctl'], key: 'sysctl', value: 'NAME=VALUE', repeat: true,
+    help: 'an IPVS sysctl as /proc/sys/net/ipv4/vs/NAME, repeatable (drop_entry=1, amemthresh=..., expire_nodest_conn=1, ...)' },
 ];
+
+/** "NAME=VALUE" of --sysctl: a known name and a non-negative integer (0..3 for the defense modes). */
+export function parseSysctlOpt(arg: string): [keyof IpvsSysctls, number] {
+  const eq = arg.indexOf('=');
+  const name = eq > 0 ? arg.slice(0, eq) : arg;
+  const key = Object.hasOwn(IPVS_SYSCTL_NAMES, name) ? IPVS_SYSCTL_NAMES[name] : undefined;
+  if (key === undefined) {
+    throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Unknown IPVS sysctl "${name}" for --sysctl`,
+      `give it as NAME=VALUE with one of ${Object.keys(IPVS_SYSCTL_NAMES).join(', ')}`);
+  }
+  const raw = eq > 0 ? arg.slice(eq + 1) : '';
+  const v = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+  const max = DEFENSE_MODES.has(name) ? 3 : 0x7fffffff;
+  if (!(v <= max)) {
+    throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Invalid value "${raw}" for --sysctl ${name}`,
+      `give an integer from 0 to ${max}${DEFENSE_MODES.has(name) ? ' (0 off, 1 automatic, 2 automatic and on, 3 always on)' : ''}`);
+  }
+  return [key, v];
+}
 
 /** "KEY=VALUE" of --dataplane-opt: numbers and true/false become numbers and booleans. */
 export function parseDataplaneOpt(arg: string): [string, string | number | boolean] {
@@ -129,6 +182,19 @@ export function parseDaemonOptions(argv: readonly string[], env: NodeJS.ProcessE
     }
     settings.interface = given.interface[0];
   }
+  const sysctls: Partial<Record<keyof IpvsSysctls, number>> = {};
+  for (const arg of given.sysctl ?? []) {
+    const [k, v] = parseSysctlOpt(arg);
+    if (k in sysctls) throw new TslvsError('TSLVS_ERR_BAD_OPTION', `IPVS sysctl "${arg.slice(0, arg.indexOf('='))}" given twice`, 'give each --sysctl name once');
+    sysctls[k] = v;
+  }
+  let maxConns: number = DEFAULTS.maxConns;
+  if (given.maxConns !== undefined) {
+    maxConns = /^\d{1,10}$/.test(given.maxConns) ? Number(given.maxConns) : NaN;
+    if (!(maxConns >= 1 && maxConns <= 0x7fffffff)) {
+      throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Invalid value "${given.maxConns}" for --max-conns`, 'give a whole number of entries from 1 up, for example --max-conns 1000000');
+    }
+  }
   if (dataplane === 'none' && Object.keys(settings).length > 0) {
     throw new TslvsError('TSLVS_ERR_BAD_OPTION', `The none dataplane takes no settings (got ${Object.keys(settings).join(', ')})`,
       'leave out --interface and --dataplane-opt, or choose --dataplane proxy or packet');
@@ -144,6 +210,8 @@ export function parseDaemonOptions(argv: readonly string[], env: NodeJS.ProcessE
     keepalivedConf: given.keepalivedConf !== undefined ? resolve(given.keepalivedConf) : DEFAULTS.keepalivedConf,
     dataplaneSettings: Object.freeze(settings),
     tickMs: DEFAULTS.tickMs,
+    maxConns,
+    sysctls: Object.freeze(sysctls),
   });
 }
 
@@ -153,7 +221,7 @@ export function parseClientOptions(argv: readonly string[], env: NodeJS.ProcessE
   return Object.freeze({ socket: resolve(given.socket ?? defaultSocketPath(env, uid)) });
 }
 
-type Given = Partial<Record<Exclude<OptionSpec['key'], 'interface' | 'dataplaneOpt'>, string>> & { interface?: string[]; dataplaneOpt?: string[] };
+type Given = Partial<Record<Exclude<OptionSpec['key'], 'interface' | 'dataplaneOpt' | 'sysctl'>, string>> & { interface?: string[]; dataplaneOpt?: string[]; sysctl?: string[] };
 
 function parseFlags(argv: readonly string[], specs: readonly OptionSpec[], cmd: string): Given {
   const out: Given = {};
@@ -176,7 +244,7 @@ function parseFlags(argv: readonly string[], specs: readonly OptionSpec[], cmd: 
     else if (i + 1 < argv.length) value = argv[++i];
     else throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Option "${flag}" needs a value`, `give it as ${flag} ${spec.value}`);
     if (value === '') throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Option "${flag}" has an empty value`, `give it as ${flag} ${spec.value}`);
-    if (spec.key === 'interface' || spec.key === 'dataplaneOpt') {
+    if (spec.key === 'interface' || spec.key === 'dataplaneOpt' || spec.key === 'sysctl') {
       const list = multi[spec.key] ?? [];
       if (list.length > 0 && !spec.repeat) throw new TslvsError('TSLVS_ERR_BAD_OPTION', `Option "${flag}" given twice`, 'give it once');
       list.push(value);

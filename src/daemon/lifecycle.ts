@@ -122,7 +122,9 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
   let obs: Observability;
   let ka: KeepalivedPart | null = null;
   let locked = false;
-  const ipvs = new Ipvs({ random: deps.random ?? cryptoRandomU32(), startMs: performance.now() });
+  const ipvs = new Ipvs({ random: deps.random ?? cryptoRandomU32(), startMs: performance.now(), maxConns: options.maxConns });
+  // --sysctl: as written to /proc/sys/net/ipv4/vs before the first defense tick applies them.
+  Object.assign(ipvs.sysctl, options.sysctls);
   try {
     await store.init();
     locked = true;

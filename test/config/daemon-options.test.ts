@@ -62,3 +62,19 @@ test('bad dataplane settings are refused with the fix: no "=", a key twice, the 
   assert.throws(() => parseDaemonOptions(['--interface', 'a', '--dataplane-opt', 'interface=b'], {}, 0), badOption(/interface is given twice/));
   assert.throws(() => parseDaemonOptions(['--dataplane', 'none', '--dataplane-opt', 'retries=1'], {}, 0), badOption(/The none dataplane takes no settings \(got retries\)/));
 });
+
+test('--max-conns and --sysctl NAME=VALUE (kernel names, defense modes 0..3) reach the options; bad ones are refused with the fix', () => {
+  const d = parseDaemonOptions([], {}, 0);
+  assert.equal(d.maxConns, DEFAULTS.maxConns);
+  assert.deepEqual(d.sysctls, {});
+  const o = parseDaemonOptions(['--max-conns', '1024', '--sysctl', 'drop_entry=3', '--sysctl=amemthresh=200000', '--sysctl', 'expire_nodest_conn=1'], {}, 0);
+  assert.equal(o.maxConns, 1024);
+  assert.deepEqual(o.sysctls, { dropEntry: 3, amemthresh: 200000, expireNodestConn: 1 });
+  assert.ok(Object.isFrozen(o.sysctls));
+  assert.throws(() => parseDaemonOptions(['--max-conns', '0'], {}, 0), badOption(/Invalid value "0" for --max-conns; give a whole number/));
+  assert.throws(() => parseDaemonOptions(['--max-conns', '1e6'], {}, 0), badOption(/Invalid value "1e6" for --max-conns/));
+  assert.throws(() => parseDaemonOptions(['--sysctl', 'drop_entry=4'], {}, 0), badOption(/Invalid value "4" for --sysctl drop_entry; give an integer from 0 to 3/));
+  assert.throws(() => parseDaemonOptions(['--sysctl', 'drop_entries=1'], {}, 0), badOption(/Unknown IPVS sysctl "drop_entries".*drop_entry/));
+  assert.throws(() => parseDaemonOptions(['--sysctl', 'amemthresh=-1'], {}, 0), badOption(/Invalid value "-1" for --sysctl amemthresh/));
+  assert.throws(() => parseDaemonOptions(['--sysctl', 'drop_entry=1', '--sysctl', 'drop_entry=2'], {}, 0), badOption(/"drop_entry" given twice/));
+});
