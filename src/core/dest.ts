@@ -34,7 +34,8 @@ export const IP_VS_DEST_CF_AVAILABLE = 0x0001;
  * tslvs's own bit, not the kernel's: the proxy dataplane could not connect to this real server
  * (refused, unreachable, timed out) and quarantines it briefly. Every scheduler skips it exactly
  * as an OVERLOAD dest, through isOverloaded(), so new connections go elsewhere while health
- * checks catch up; live connections are not touched. Cleared by the dataplane.
+ * checks catch up; live connections are not touched. Cleared by the dataplane. Set and
+ * cleared through setDestUnreachable, which tells the scheduler.
  */
 export const TSLVS_DEST_F_UNREACHABLE = 0x10000;
 
@@ -151,6 +152,18 @@ export class Dest implements ListNode {
 
 export function destKey(addr: IpAddr, port: number): string {
   return `${addr.af}:${addr.key()}:${port}`;
+}
+
+/**
+ * Set or clear TSLVS_DEST_F_UNREACHABLE and tell the scheduler, as bindDest does for OVERLOAD:
+ * schedulers that index dests (sched/dest-index.ts) learn of availability only through their
+ * hooks. A dest that is no longer linked in its service is only flagged.
+ */
+export function setDestUnreachable(dest: Dest, on: boolean): void {
+  const flags = on ? dest.flags | TSLVS_DEST_F_UNREACHABLE : dest.flags & ~TSLVS_DEST_F_UNREACHABLE;
+  if (flags === dest.flags) return;
+  dest.flags = flags;
+  if (dest.isAvailable()) dest.svc.scheduler?.connsChanged?.(dest.svc, dest);
 }
 
 /**

@@ -5,7 +5,7 @@
  * quarantine of unreachable real servers, and the counters behind Dataplane.stats().
  */
 import type { Dest } from '../../core/dest.js';
-import { TSLVS_DEST_F_UNREACHABLE } from '../../core/dest.js';
+import { setDestUnreachable, TSLVS_DEST_F_UNREACHABLE } from '../../core/dest.js';
 import type { Af } from '../../core/addr.js';
 import { Flow, TCP_SYN } from '../../core/flow.js';
 import {
@@ -203,14 +203,14 @@ export class ProxyContext {
   /** A real server did not accept a connection: skip it in every scheduler for quarantineMs. */
   markUnreachable(d: Dest, nowMs: number): void {
     if (this.settings.quarantineMs === 0) return;
-    d.flags |= TSLVS_DEST_F_UNREACHABLE;
+    setDestUnreachable(d, true);
     this.#quarantine.set(d, nowMs + this.settings.quarantineMs);
   }
 
   /** A connect to `d` succeeded: end its quarantine at once. */
   markReachable(d: Dest): void {
     if (d.flags & TSLVS_DEST_F_UNREACHABLE) {
-      d.flags &= ~TSLVS_DEST_F_UNREACHABLE;
+      setDestUnreachable(d, false);
       this.#quarantine.delete(d);
     }
   }
@@ -230,7 +230,7 @@ export class ProxyContext {
     }
     for (const [d, until] of this.#quarantine) {
       if (until <= nowMs) {
-        d.flags &= ~TSLVS_DEST_F_UNREACHABLE;
+        setDestUnreachable(d, false);
         this.#quarantine.delete(d);
       }
     }
@@ -238,12 +238,12 @@ export class ProxyContext {
 
   /** Forget quarantines (dataplane closed): the flag must not outlive its owner. */
   clearQuarantine(): void {
-    for (const d of this.#quarantine.keys()) d.flags &= ~TSLVS_DEST_F_UNREACHABLE;
+    for (const d of this.#quarantine.keys()) setDestUnreachable(d, false);
     this.#quarantine.clear();
   }
 
   /** Drop a removed destination's quarantine. */
   forgetDest(d: Dest): void {
-    if (this.#quarantine.delete(d)) d.flags &= ~TSLVS_DEST_F_UNREACHABLE;
+    if (this.#quarantine.delete(d)) setDestUnreachable(d, false);
   }
 }
