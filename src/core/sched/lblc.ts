@@ -18,14 +18,17 @@
  * a deleted destination in the trash, and so revivable with its counters, while it is cached.
  * Time is milliseconds from nowMs (the kernel's jiffies); lblc_expiration comes from a sysctl
  * holder bound with setLblcSysctl (86400 s when none is bound).
+ * Big services keep a LeastIndex (./dest-index.ts) kept by the hooks: wlc's choice without the
+ * scan, and the count of dests under half their weight, which answers is_overloaded's scan.
  */
 import { AF_INET, type Af } from '../addr.js';
 import type { Dest } from '../dest.js';
 import type { Flow } from '../flow.js';
 import { hash32 } from '../hash.js';
 import type { VirtualService } from '../service.js';
+import { LEAST_WLC, LeastIndex } from './dest-index.js';
 import { connOverhead, type Scheduler } from './scheduler.js';
-import { weightedLeast } from './wlc.js';
+import { WLC_INDEX_MIN, weightedLeast } from './wlc.js';
 
 /** CONFIG_IP_VS_LBLC_TAB_BITS / CONFIG_IP_VS_LBLCR_TAB_BITS (10 on the reference kernel). */
 export const IP_VS_LBLC_TAB_BITS = 10;
@@ -215,10 +218,12 @@ export class LocalityTable<E extends LocalityEntry<E>> {
 
 /**
  * is_overloaded of ip_vs_lblc.c / ip_vs_lblcr.c: more active connections than weight, while
- * some destination of the service (itself included) has activeconns * 2 < weight.
+ * some destination of the service (itself included) has activeconns * 2 < weight. With a built
+ * index, its count of such dests answers without the scan.
  */
-export function lblcOverloaded(dest: Dest, svc: VirtualService): boolean {
+export function lblcOverloaded(dest: Dest, svc: VirtualService, ix: LeastIndex | null = null): boolean {
   if (dest.activeConns > dest.weight) {
+    if (ix !== null && ix.built) return ix.underHalf > 0;
     const head = svc.destinations;
     for (let n = head.next; n !== head; n = n.next) {
       const d = n as Dest;
@@ -226,6 +231,16 @@ export function lblcOverloaded(dest: Dest, svc: VirtualService): boolean {
     }
   }
   return false;
+}
+
+/** A LeastIndex for lblc/lblcr: wlc's order, counting the dests under half their weight. */
+export function localityIndex(): LeastIndex {
+  return new LeastIndex(LEAST_WLC, WLC_INDEX_MIN, true);
+}
+
+/** wlc's choice over the whole service (the index's when it is in use), or null. */
+export function wlcFallback(svc: VirtualService, ix: LeastIndex): Dest | null {
+  return ix.usable(svc) ? ix.best() : weightedLeast(svc, connOverhead);
 }
 
 /** The sysctl lblc reads (IpvsSysctls satisfies it); read at each use, so changes apply at once. */
@@ -245,6 +260,8 @@ export class LblcEntry implements LocalityEntry<LblcEntry> {
 
 export class LblcState extends LocalityTable<LblcEntry> {
   sysctl: LblcSysctl = DEFAULT_LBLC_SYSCTL;
+  /** tslvs's index of the service's dests (not the kernel's). */
+  readonly ix = localityIndex();
   constructor(af: Af) {
     super(af, releaseLblcEntry);
   }
@@ -290,21 +307,35 @@ export const lblc: Scheduler = {
     svc.schedData = new LblcState(svc.af);
   },
   doneService(svc) {
-    if (svc.schedData instanceof LblcState) svc.schedData.flush();
+    if (svc.schedData instanceof LblcState) {
+      svc.schedData.flush();
+      svc.schedData.ix.reset();
+    }
     svc.schedData = null;
   },
-  addDest() {},
-  delDest() {},
-  updDest() {},
+  addDest(svc, dest) {
+    (svc.schedData as LblcState).ix.add(svc, dest);
+  },
+  delDest(svc, dest) {
+    (svc.schedData as LblcState).ix.del(dest);
+  },
+  updDest(svc, dest) {
+    (svc.schedData as LblcState).ix.upd(svc, dest);
+  },
+  connsChanged(svc, dest) {
+    (svc.schedData as LblcState).ix.changed(dest);
+  },
   schedule(svc, flow, nowMs) {
     const tbl = svc.schedData as LblcState;
+    const ix = tbl.ix;
+    ix.ready(svc);
     const en = tbl.get(flow);
     if (en !== null) {
       en.lastuse = nowMs;
       const d = en.dest as Dest;
-      if (d.isAvailable() && d.weight > 0 && !lblcOverloaded(d, svc)) return d;
+      if (d.isAvailable() && d.weight > 0 && !lblcOverloaded(d, svc, ix)) return d;
     }
-    const dest = weightedLeast(svc, connOverhead);
+    const dest = wlcFallback(svc, ix);
     if (dest === null) {
       svc.lastSchedError = 'no destination available';
       return null;

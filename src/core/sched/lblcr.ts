@@ -13,16 +13,17 @@
  *   debug message there (IP_VS_DBG), not ip_vs_scheduler_err's log line.
  * Why set_max ignores OVERLOAD and removed members: ip_vs_dest_set_max checks only weight > 0.
  * Members hold dest.refcnt, as the kernel's set elements hold a dest reference.
+ * Big services keep lblc's index (./dest-index.ts) for the wlc fallback and is_overloaded.
  */
 import type { Af } from '../addr.js';
 import type { Dest } from '../dest.js';
 import type { Flow } from '../flow.js';
 import type { VirtualService } from '../service.js';
 import {
-  CHECK_EXPIRE_INTERVAL_MS, DEFAULT_EXPIRATION_S, lblcOverloaded, type LocalityEntry, LocalityTable,
+  CHECK_EXPIRE_INTERVAL_MS, DEFAULT_EXPIRATION_S, lblcOverloaded, localityIndex, type LocalityEntry, LocalityTable,
+  wlcFallback,
 } from './lblc.js';
 import { connOverhead, mulGt, type Scheduler } from './scheduler.js';
-import { weightedLeast } from './wlc.js';
 
 /** The sysctl lblcr reads (IpvsSysctls satisfies it); read at each use. */
 export interface LblcrSysctl {
@@ -43,6 +44,8 @@ export class LblcrEntry implements LocalityEntry<LblcrEntry> {
 
 export class LblcrState extends LocalityTable<LblcrEntry> {
   sysctl: LblcrSysctl = DEFAULT_LBLCR_SYSCTL;
+  /** tslvs's index of the service's dests (not the kernel's). */
+  readonly ix = localityIndex();
   constructor(af: Af) {
     super(af, releaseLblcrEntry);
   }
@@ -142,14 +145,28 @@ export const lblcr: Scheduler = {
     svc.schedData = new LblcrState(svc.af);
   },
   doneService(svc) {
-    if (svc.schedData instanceof LblcrState) svc.schedData.flush();
+    if (svc.schedData instanceof LblcrState) {
+      svc.schedData.flush();
+      svc.schedData.ix.reset();
+    }
     svc.schedData = null;
   },
-  addDest() {},
-  delDest() {},
-  updDest() {},
+  addDest(svc, dest) {
+    (svc.schedData as LblcrState).ix.add(svc, dest);
+  },
+  delDest(svc, dest) {
+    (svc.schedData as LblcrState).ix.del(dest);
+  },
+  updDest(svc, dest) {
+    (svc.schedData as LblcrState).ix.upd(svc, dest);
+  },
+  connsChanged(svc, dest) {
+    (svc.schedData as LblcrState).ix.changed(dest);
+  },
   schedule(svc, flow: Flow, nowMs) {
     const tbl = svc.schedData as LblcrState;
+    const ix = tbl.ix;
+    ix.ready(svc);
     const en = tbl.get(flow);
     let dest: Dest | null;
     if (en !== null) {
@@ -160,8 +177,8 @@ export const lblcr: Scheduler = {
         const m = setMax(en.set);
         if (m !== null) setErase(en, m, nowMs);
       }
-      if (dest !== null && !lblcOverloaded(dest, svc)) return dest;
-      dest = weightedLeast(svc, connOverhead);
+      if (dest !== null && !lblcOverloaded(dest, svc, ix)) return dest;
+      dest = wlcFallback(svc, ix);
       if (dest === null) {
         svc.lastSchedError = 'no destination available';
         return null;
@@ -169,7 +186,7 @@ export const lblcr: Scheduler = {
       setInsert(en, dest, true, nowMs);
       return dest;
     }
-    dest = weightedLeast(svc, connOverhead);
+    dest = wlcFallback(svc, ix);
     if (dest === null) return null;
     // ip_vs_lblcr_new: no entry exists, so only the creation limit can refuse.
     if (tbl.entries >= Math.trunc((tbl.maxSize * 3) / 2)) return dest;

@@ -4,7 +4,7 @@ import { AF_INET } from '../../../src/core/addr.js';
 import { IP_VS_DEST_F_OVERLOAD } from '../../../src/core/dest.js';
 import { hash32 } from '../../../src/core/hash.js';
 import {
-  CHECK_EXPIRE_INTERVAL_MS, COUNT_FOR_FULL_EXPIRATION, ENTRY_TIMEOUT_MS, IP_VS_LBLC_TAB_SIZE, lblc, type LblcState,
+  CHECK_EXPIRE_INTERVAL_MS, COUNT_FOR_FULL_EXPIRATION, ENTRY_TIMEOUT_MS, IP_VS_LBLC_TAB_SIZE, lblc, LblcState,
   setLblcSysctl,
 } from '../../../src/core/sched/lblc.js';
 import { addr, IPPROTO_TCP, octet, SchedFixture } from '../../helpers/hash-sched-fixture.js';
@@ -244,7 +244,7 @@ test('lblc unbinding (-E to another scheduler) drops the table and its reference
   assert.equal(d96.refcnt, 1);
   f.editService('wlc');
   assert.equal(d96.refcnt, 0);
-  assert.equal(f.svc.schedData, null);
+  assert.ok(!(f.svc.schedData instanceof LblcState), 'the lblc table is gone (wlc keeps only its dest index)');
 });
 
 test('lblc with no usable destination reports none', () => {
