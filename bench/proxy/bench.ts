@@ -28,6 +28,11 @@ function opt(name: string, def: number): number {
 }
 const SECONDS = opt('--seconds', 5);
 const ROUNDS = opt('--rounds', 3);
+/**
+ * Threads per proxy: HAProxy nbthread N, nginx N workers; tslvs N threads in all: with N ≥ 2 its
+ * core thread accepts and schedules and N-1 relay threads connect and relay (setting threads).
+ */
+const THREADS = opt('--threads', 1);
 const CONNS = opt('--conns', 50);
 const PIN = args.includes('--pin') && cpus().length >= 2;
 function list(name: string): string[] | null {
@@ -159,13 +164,13 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 10000000; 
   server { listen 127.0.0.1:${b1} backlog=4096 reuseport; listen 127.0.0.1:${b2} backlog=4096 reuseport; root ${dir}; } }
 `);
     writeFileSync(join(dir, 'stream.conf'), `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-daemon off; worker_processes 1; pid ${dir}/stream.pid; error_log ${dir}/stream.err;
+daemon off; worker_processes ${THREADS}; pid ${dir}/stream.pid; error_log ${dir}/stream.err;
 events { worker_connections 16384; }
 stream { upstream rs { server 127.0.0.1:${b1}; server 127.0.0.1:${b2}; }
   server { listen 127.0.0.1:${pN} backlog=4096; proxy_pass rs; } }
 `);
     writeFileSync(join(dir, 'haproxy.cfg'), `global
-  nbthread 1
+  nbthread ${THREADS}
   maxconn 8000
 defaults
   mode tcp
@@ -192,7 +197,7 @@ net.createServer((c) => { const b = net.connect(${b1}, '127.0.0.1'); c.pipe(b).p
     const serve = (port: number, extra: string[]): ChildProcess =>
       launch(process.execPath, [join(here, 'serve.js'), `127.0.0.1:${port}`, `127.0.0.1:${b1}`, `127.0.0.1:${b2}`, '--sched', 'rr', ...extra], proxyCpu);
     const all: [string, number, () => ChildProcess | null][] = [
-      ['tslvs', pT, () => serve(pT, [])],
+      ['tslvs', pT, () => serve(pT, THREADS > 1 ? ['--set', `threads=${THREADS - 1}`] : [])],
       ['tslvs-uv', pU, () => serve(pU, ['--set', 'nativeRelay=0'])],
       ['haproxy', pH, () => launch('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], proxyCpu)],
       ['nginx-stream', pN, () => launch('nginx', ['-c', join(dir, 'stream.conf'), '-p', dir], proxyCpu)],
@@ -210,8 +215,12 @@ net.createServer((c) => { const b = net.connect(${b1}, '127.0.0.1'); c.pipe(b).p
     }
     // nginx's master forks the worker that does the work: measure the worker.
     const ngx = targets.find((t) => t.name === 'nginx-stream')?.proc;
-    const ngxWorker = ngx ? Number(spawnSync('pgrep', ['-P', String(ngx.pid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) : -1;
-    const pidOf = (t: Target): number => (t.name === 'nginx-stream' ? ngxWorker : t.proc?.pid ?? -1);
+    const ngxWorkers = ngx ? spawnSync('pgrep', ['-P', String(ngx.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number) : [];
+    const pidsOf = (t: Target): number[] => (t.name === 'nginx-stream' ? ngxWorkers : t.proc?.pid ? [t.proc.pid] : []);
+    const ticksOf = (t: Target): number => {
+      const p = pidsOf(t);
+      return p.length ? p.reduce((a, pid) => a + cpuTicks(pid), 0) : NaN;
+    };
 
     const allScenarios = [
       { key: 'short', what: 'short connections req/s', path: '/small.txt', extra: ['-H', 'Connection: close'], conns: CONNS, metric: (r: WrkResult) => r.rps },
@@ -224,13 +233,13 @@ net.createServer((c) => { const b = net.connect(${b1}, '127.0.0.1'); c.pipe(b).p
     const cpuPerReq = new Map<string, Map<string, number[]>>();
     const errors = new Map<string, number>();
     console.log(`# ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${PIN ? 'proxies pinned to CPU 0, wrk and real servers to the others' : 'no pinning'}; wrk -t1 -c${CONNS}, ${SECONDS} s x ${ROUNDS} rounds, median`);
+    console.log(`# ${THREADS} thread(s) per proxy${THREADS > 1 ? ` (tslvs: 1 accepting and scheduling, ${THREADS - 1} relaying; tslvs-uv: 1)` : ''}`);
     for (let round = 0; round < ROUNDS; round++) {
       for (const sc of scenarios) {
         for (const t of targets) {
-          const pid = pidOf(t);
-          const before = pid > 0 ? cpuTicks(pid) : NaN;
+          const before = ticksOf(t);
           const r = wrk(`http://127.0.0.1:${t.port}${sc.path}`, sc.extra, sc.conns, loadCpu);
-          const after = pid > 0 ? cpuTicks(pid) : NaN;
+          const after = ticksOf(t);
           const key = `${sc.key}/${t.name}`;
           errors.set(key, (errors.get(key) ?? 0) + r.errors);
           if (!results.has(sc.key)) { results.set(sc.key, new Map()); cpuPerReq.set(sc.key, new Map()); }
