@@ -5,6 +5,8 @@
 #   mkdir -p /tmp/adm-bench && pwd > /tmp/adm-bench/repo   # optional: which checkout (default: found)
 #   echo 10000 10 > /tmp/adm-bench/args                    # optional: services, real servers each
 #   ORACLE_TIMEOUT=2400 ORACLE_MEM=4096 ipvs-oracle run bench/adm/kernel-restore-bench.sh /tmp/adm-bench
+# What it printed, run by run, is kept in bench/adm/kernel-restore-bench.txt (the kernel figures
+# docs/tslvsadm.md quotes); append a new run there, with the tree it measured, when re-recording.
 set -e
 # The checkout to use: the path written to $ORACLE_DIR/repo before the run, else the first
 # bin/tslvsadm.js found on the (read-only, shared) host file system.
