@@ -203,6 +203,12 @@ export async function startDaemon(options: Readonly<DaemonOptions>, deps: Daemon
       restored,
       lastReload,
       stopping: stopRequested,
+      // The connection table against its limit (--max-conns), its typed arrays' bytes, and the
+      // process's memory: what an operator watches during a flood.
+      connTable: { conns: ipvs.connCount, limit: ipvs.maxConns, bytes: ipvs.connBytes },
+      memory: (({ rss, heapUsed, arrayBuffers }) => ({ rss, heapUsed, arrayBuffers }))(process.memoryUsage()),
+      // The defense sysctls as /proc/sys/net/ipv4/vs shows them (an automatic mode reads 2 while on).
+      defense: { drop_entry: ipvs.sysctl.dropEntry, drop_packet: ipvs.sysctl.dropPacket, secure_tcp: ipvs.sysctl.secureTcp, amemthresh: ipvs.sysctl.amemthresh },
     }),
   };
 
