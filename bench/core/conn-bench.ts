@@ -11,6 +11,7 @@ import { IP_VS_CONN_F_DROUTE } from '../../src/core/dest.js';
 import { Flow, TCP_ACK, TCP_SYN } from '../../src/core/flow.js';
 import { Ipvs, VERDICT_FORWARD } from '../../src/core/ipvs.js';
 import { IPPROTO_TCP, type ServiceUser } from '../../src/core/service.js';
+import { xorshift32 } from '../../src/core/random.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const PEER = !process.argv.includes('--no-peer');
@@ -30,15 +31,7 @@ async function settle(): Promise<void> {
   await new Promise((r) => setTimeout(r, 20));
 }
 
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
-}
+const xorshift = xorshift32;
 
 // N distinct clients: address 10.x.y.z and port 1024.. in a shuffled order.
 const caddr = new Uint32Array(N);

@@ -7,6 +7,7 @@ import { IP_VS_CONN_F_MASQ } from '../../src/core/dest.js';
 import { Ipvs } from '../../src/core/ipvs.js';
 import { DEFAULT_NETMASK_V4, IPPROTO_TCP } from '../../src/core/service.js';
 import { ProxyDataplane } from '../../src/dataplane/proxy/proxy-dataplane.js';
+import { xorshift32 } from '../../src/core/random.js';
 
 function hostPort(s: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(s);
@@ -29,8 +30,7 @@ for (let i = 0; i < args.length; i++) {
 const vip = hostPort(pos[0]);
 const vaddr = parseAddr(vip.host);
 if (!vaddr) throw new Error('bad VIP');
-let x = 0x12345678;
-const ipvs = new Ipvs({ random: () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; return (x >>>= 0); }, startMs: performance.now() });
+const ipvs = new Ipvs({ random: xorshift32(0x12345678), startMs: performance.now() });
 const dp = new ProxyDataplane({ ipvs, now: () => performance.now(), settings });
 const id = { af: vaddr.af, protocol: IPPROTO_TCP as typeof IPPROTO_TCP, addr: vaddr, port: vip.port, fwmark: 0 };
 const j = ipvs.table.transaction(() => {

@@ -27,6 +27,7 @@ import {
   type ServiceUser, type VirtualService,
 } from '../../src/core/service.js';
 import { ipvsStrerror } from '../../src/cli/tslvsadm/messages.js';
+import { xorshift32 as seededXorshift32 } from '../../src/core/random.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const GOLDEN_DIR = join(REPO, 'test', 'golden');
@@ -309,15 +310,7 @@ export interface ReplayOptions {
 }
 
 /** xorshift32: deterministic randomness for the replay (only twos and hash seeds use it). */
-export function xorshift32(seed = 0x9e3779b9): RandomU32 {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
-}
+export const xorshift32 = (seed = 0x9e3779b9): RandomU32 => seededXorshift32(seed);
 
 function stepText(s: Step): string {
   switch (s.kind) {

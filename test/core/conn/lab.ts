@@ -11,19 +11,12 @@ import {
   type Protocol, type VirtualService,
 } from '../../../src/core/service.js';
 import type { ServiceId } from '../../../src/core/service-table.js';
+import { xorshift32 } from '../../../src/core/random.js';
 
 export const TCP_FLAGS: Record<string, number> = { S: TCP_SYN, A: TCP_ACK, F: TCP_FIN, R: TCP_RST, P: TCP_PSH };
 
 /** xorshift32: a deterministic RandomU32 for tests. */
-export function seeded(seed = 0x2545f491): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
-}
+export const seeded = (seed = 0x2545f491): (() => number) => xorshift32(seed);
 
 export function ip(s: string): IpAddr {
   const a = parseAddr(s);

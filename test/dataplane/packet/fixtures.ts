@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { xorshift32 } from '../../../src/core/random.js';
 
 export const FIXTURE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../test/fixtures/frames');
 
@@ -73,12 +74,4 @@ export function l4ChecksumOk(b: Uint8Array, off: number): boolean {
 }
 
 /** xorshift32: a seeded generator, so a failing fuzz case can be replayed. */
-export function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
-}
+export const rng = xorshift32;
