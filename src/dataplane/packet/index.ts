@@ -22,7 +22,7 @@
 import { AF_INET, IpAddr, parseIPv4, parseIPv6 } from '../../core/addr.js';
 import type { Dest } from '../../core/dest.js';
 import type { TableDiff } from '../../core/diff.js';
-import type { VirtualService } from '../../core/service.js';
+import { IPPROTO_TCP, IPPROTO_UDP, type VirtualService } from '../../core/service.js';
 import { TslvsError } from '../../errors.js';
 import type { Dataplane, DataplaneKind, DataplaneOptions, DataplaneStats } from '../dataplane.js';
 import { buildFilter, encodeFilter, type FilterNatDest, type FilterVip } from './filter.js';
@@ -204,7 +204,6 @@ export class PacketDataplane implements Dataplane {
   #setFilter(): void {
     const vips: FilterVip[] = [];
     for (const s of this.#services) {
-      if (s.fwmark) continue;
       vips.push({ af: s.af, w: s.addr.words(), protocol: s.protocol, port: s.port });
     }
     const nat: FilterNatDest[] = [];
@@ -219,9 +218,23 @@ export class PacketDataplane implements Dataplane {
     const fw = this.forwarder;
     const newVip4: number[] = [];
     const undo: (() => void)[] = [];
+    // A fwmark service would be accepted and never see a packet: frames read from a packet
+    // socket carry no netfilter mark. Refuse it rather than pretend.
+    const fwm = diff.addedServices.find((s) => s.fwmark !== 0);
+    if (fwm) {
+      return Promise.reject(new TslvsError('TSLVS_ERR_DATAPLANE_REFUSED',
+        `The packet dataplane cannot serve fwmark service "FWM ${fwm.fwmark}": frames read from a packet socket carry no firewall marks`,
+        'give each VIP and port its own service (-t/-u ADDR:PORT); the table is unchanged'));
+    }
+    const sctp = diff.addedServices.find((s) => s.protocol !== IPPROTO_TCP && s.protocol !== IPPROTO_UDP);
+    if (sctp) {
+      return Promise.reject(new TslvsError('TSLVS_ERR_DATAPLANE_REFUSED',
+        `The packet dataplane cannot serve SCTP service "${sctp.addr.toString()}:${sctp.port}": it forwards TCP and UDP only`,
+        'use a TCP or UDP service; the table is unchanged'));
+    }
     try {
       for (const s of diff.addedServices) {
-        if (this.#services.has(s) || s.fwmark) continue;
+        if (this.#services.has(s)) continue;
         this.#services.add(s);
         fw.addVip(s.addr);
         if (s.af === AF_INET) newVip4.push(s.addr.w0);

@@ -2,6 +2,8 @@
 // for exactly while their services exist (root part: a veth pair in two namespaces).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { AF_INET, ANY4 } from '../../../src/core/addr.js';
+import { DEFAULT_NETMASK_V4, IPPROTO_TCP } from '../../../src/core/service.js';
 import { isTslvsError } from '../../../src/errors.js';
 import { ARPOP_REPLY, ARPOP_REQUEST, arpOp, arpSpa, arpWrite } from '../../../src/dataplane/packet/frame/arp.js';
 import { createDataplane, parsePacketSettings } from '../../../src/dataplane/packet/index.js';
@@ -72,6 +74,11 @@ test('apply (root): a VIP is answered for while its service exists, and not afte
     const withSvc = await ask(true);
     assert.equal(withSvc.replies, 1);
     assert.equal(withSvc.announced, 1, 'a gratuitous ARP when the VIP appeared');
+    // A fwmark service is refused, not accepted and left without packets.
+    const fwm = { af: AF_INET, protocol: IPPROTO_TCP, addr: ANY4, port: 0, fwmark: 7 } as const;
+    const fwmDiff = ipvs.table.transaction(() => ipvs.table.addService({ ...fwm, schedName: 'rr', flags: 0, timeoutS: 0, netmask: DEFAULT_NETMASK_V4, peName: '' })).diff;
+    await assert.rejects(dp.apply(fwmDiff), (e: unknown) => isTslvsError(e) && e.code === 'TSLVS_ERR_DATAPLANE_REFUSED' && /fwmark service "FWM 7"/.test(e.message));
+    assert.equal((await ask(true)).replies, 1, 'the refused change left the VIP answered');
     const del = ipvs.table.transaction(() => ipvs.table.delService({ af: 2, protocol: 6, addr: add.addedServices[0].addr, port: 80, fwmark: 0 })).diff;
     await dp.apply(del);
     assert.deepEqual(await ask(false), { replies: 0, announced: 0 });
