@@ -155,19 +155,22 @@ function serviceLine(s: ServiceSnapshot, hz: number): string {
   return `${head}persistent ${d32(s.timeoutS * hz)} ${hex(mask, 8)}\n`;
 }
 
-/** /proc/net/ip_vs for the snapshot. */
-export function formatIpVs(t: TableSnapshot, hz = HZ): string {
-  const out: string[] = [
-    `IP Virtual Server version ${t.version} (size=${t.connTabSize})\n`,
-    'Prot LocalAddress:Port Scheduler Flags\n',
-    '  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n',
-  ];
-  // ip_vs_info_array walks ip_vs_svc_table first, then ip_vs_svc_fwm_table.
-  const ordered = [...t.services.filter((s) => !s.fwmark), ...t.services.filter((s) => s.fwmark)];
-  // Each service's lines are joined flat at once (10^5 line strings kept to the end cost more
-  // in garbage collection than the formatting).
+/** The three title lines of /proc/net/ip_vs. */
+export function ipVsHeader(t: Pick<TableSnapshot, 'version' | 'connTabSize'>): string {
+  return `IP Virtual Server version ${t.version} (size=${t.connTabSize})\n` +
+    'Prot LocalAddress:Port Scheduler Flags\n' +
+    '  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n';
+}
+
+/**
+ * The lines of /proc/net/ip_vs for these services, in the order given, appended to `out` one
+ * string per service (each service's lines are joined flat at once: 10^5 line strings kept to
+ * the end cost more in garbage collection than the formatting). The daemon formats a big table
+ * a slice of services at a time (src/daemon/observe.ts).
+ */
+export function formatIpVsServices(services: readonly ServiceSnapshot[], out: string[], hz = HZ): void {
   const lines: string[] = [];
-  for (const s of ordered) {
+  for (const s of services) {
     lines.push(serviceLine(s, hz));
     for (const d of s.dests) {
       const addr = d.af === AF_INET6 ? `[${procAddr(d.af, d.addr)}]` : procAddr(d.af, d.addr);
@@ -177,6 +180,14 @@ export function formatIpVs(t: TableSnapshot, hz = HZ): string {
     out.push(lines.join(''));
     lines.length = 0;
   }
+}
+
+/** /proc/net/ip_vs for the snapshot. */
+export function formatIpVs(t: TableSnapshot, hz = HZ): string {
+  const out: string[] = [ipVsHeader(t)];
+  // ip_vs_info_array walks ip_vs_svc_table first, then ip_vs_svc_fwm_table.
+  formatIpVsServices(t.services.filter((s) => !s.fwmark), out, hz);
+  formatIpVsServices(t.services.filter((s) => s.fwmark), out, hz);
   return out.join('');
 }
 

@@ -21,6 +21,7 @@ import {
 import { isEmptyDiff, type TableDiff } from '../core/diff.js';
 import { IpvsError } from '../core/errors.js';
 import type { Ipvs } from '../core/ipvs.js';
+import type { VirtualService } from '../core/service.js';
 import { type Journal, ServiceTable } from '../core/service-table.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { NoneDataplane } from '../dataplane/none/none-dataplane.js';
@@ -95,6 +96,28 @@ export class Director {
   }
 
   #running = 0;
+  #requestsBegun = 0;
+  #requestsInFlight = 0;
+  #lastRequestEndMs = -Infinity;
+
+  /**
+   * The control socket's requests (tslvsadm, tslvs), marked as they begin and end, so that
+   * background work (the /proc refresh, observe.ts) gives way to someone waiting for an answer.
+   */
+  requestBegun(): void {
+    this.#requestsBegun++;
+    this.#requestsInFlight++;
+  }
+
+  requestEnded(nowMs: number): void {
+    this.#requestsInFlight--;
+    this.#lastRequestEndMs = nowMs;
+  }
+
+  /** How many control requests have begun, how many are running, and when the last one ended. */
+  get requests(): { begun: number; inFlight: number; lastEndMs: number } {
+    return { begun: this.#requestsBegun, inFlight: this.#requestsInFlight, lastEndMs: this.#lastRequestEndMs };
+  }
 
   /**
    * True while a queued operation runs (a batch between its commands and its save, a
@@ -360,6 +383,11 @@ export class Director {
     const found = this.ipvs.table.find(serviceIdFromWire('get-service', svc));
     if (!found) throw new IpvsError('get-service', 'ESRCH', 'no such service');
     return buildSnapshot(this.ipvs, this.dataplane.kind, [found], health);
+  }
+
+  /** These services (and the table's totals) as a snapshot, now: the /proc refresh's slices. */
+  snapshotServices(only: readonly VirtualService[]): TableSnapshot {
+    return buildSnapshot(this.ipvs, this.dataplane.kind, only, this.#healthSource?.());
   }
 
   /**

@@ -28,6 +28,15 @@ function tslvsErrorResponse(op: string, e: TslvsError): Response {
 }
 
 export async function handleRequest(ctx: RequestContext, raw: unknown): Promise<Response> {
+  ctx.director.requestBegun();
+  try {
+    return await answer(ctx, raw);
+  } finally {
+    ctx.director.requestEnded(performance.now());
+  }
+}
+
+async function answer(ctx: RequestContext, raw: unknown): Promise<Response> {
   if (typeof raw !== 'object' || raw === null || typeof (raw as { type?: unknown }).type !== 'string') {
     return protocolError('Request must be a JSON object with a "type"');
   }
