@@ -16,7 +16,9 @@
  */
 import { rename, writeFile, mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseIPv4, parseIPv6 } from '../core/addr.js';
+import { type IpAddr, parseIPv4, parseIPv6 } from '../core/addr.js';
+import type { Dest } from '../core/dest.js';
+import type { VirtualService } from '../core/service.js';
 import type { ConnWire, ServiceSnapshot, StatsWire, TableSnapshot } from './protocol.js';
 
 /** CONFIG_HZ of Debian's amd64 kernels: svc->timeout is kept (and printed) in jiffies. */
@@ -141,18 +143,49 @@ function bswap32(v: number): number {
 }
 
 function serviceLine(s: ServiceSnapshot, hz: number): string {
-  const sched = s.sched === '' ? 'none' : s.sched;
-  const ops = (s.flags & IP_VS_SVC_F_ONEPACKET) !== 0 ? 'ops ' : '';
+  return serviceLineOf(s.af, s.protocol, s.fwmark ? '' : procAddr(s.af, s.addr), s.port, s.fwmark, s.sched, s.flags, s.timeoutS, s.netmask, hz);
+}
+
+/** A service line; `addr` is the address as procAddr prints it (unused for a fwmark service). */
+function serviceLineOf(af: number, protocol: number, addr: string, port: number, fwmark: number, schedName: string, flags: number,
+  timeoutS: number, netmask: number, hz: number): string {
+  const sched = schedName === '' ? 'none' : schedName;
+  const ops = (flags & IP_VS_SVC_F_ONEPACKET) !== 0 ? 'ops ' : '';
   let head: string;
-  if (s.fwmark) head = `FWM  ${hex(s.fwmark, 8)} ${sched} ${ops}`;
+  if (fwmark) head = `FWM  ${hex(fwmark, 8)} ${sched} ${ops}`;
   // "%s  [%pI6]:%04X %s ": the IPv6 branch has no ops field (observed on 6.1).
-  else if (s.af === AF_INET6) head = `${procProtoName(s.protocol)}  [${procAddr(s.af, s.addr)}]:${hex(s.port, 4)} ${sched} `;
-  else head = `${procProtoName(s.protocol)}  ${procAddr(s.af, s.addr)}:${hex(s.port, 4)} ${sched} ${ops} `;
-  if ((s.flags & IP_VS_SVC_F_PERSISTENT) === 0) return `${head}\n`;
+  else if (af === AF_INET6) head = `${procProtoName(protocol)}  [${addr}]:${hex(port, 4)} ${sched} `;
+  else head = `${procProtoName(protocol)}  ${addr}:${hex(port, 4)} ${sched} ${ops} `;
+  if ((flags & IP_VS_SVC_F_PERSISTENT) === 0) return `${head}\n`;
   // svc->timeout is in jiffies; the mask is ntohl(svc->netmask): an IPv4 mask as is, an IPv6
   // prefix length byte-swapped (-M 64 prints 40000000 on little-endian machines).
-  const mask = s.af === AF_INET6 ? bswap32(s.netmask) : s.netmask;
-  return `${head}persistent ${d32(s.timeoutS * hz)} ${hex(mask, 8)}\n`;
+  const mask = af === AF_INET6 ? bswap32(netmask) : netmask;
+  return `${head}persistent ${d32(timeoutS * hz)} ${hex(mask, 8)}\n`;
+}
+
+/** An address of the table as procAddr prints its text. */
+function procAddrOf(a: IpAddr): string {
+  return a.af === AF_INET6 ? ipv6Full([a.w0, a.w1, a.w2, a.w3]) : hex(a.w0, 8);
+}
+
+/**
+ * formatIpVsServices straight from the table's services (the daemon's refresh of a big table):
+ * the same text without a snapshot object per entry, appended to `out` one string per service.
+ */
+export function formatIpVsTableServices(services: readonly VirtualService[], out: string[], hz = HZ): void {
+  const lines: string[] = [];
+  for (const s of services) {
+    lines.push(serviceLineOf(s.af, s.protocol, s.fwmark ? '' : procAddrOf(s.addr), s.port, s.fwmark, s.schedName, s.flags, s.timeoutS, s.netmask, hz));
+    const head = s.destinations;
+    for (let n = head.next; n !== head; n = n.next) {
+      const d = n as Dest;
+      const addr = d.af === AF_INET6 ? `[${procAddrOf(d.addr)}]` : procAddrOf(d.addr);
+      lines.push(`  -> ${addr}:${hex(d.port, 4)}      ${FWD7[d.connFlags & IP_VS_CONN_F_FWD_MASK]} ${pad6(d.weight)} ` +
+        `${pad10(d.activeConns)} ${pad10(d.inactConns)}\n`);
+    }
+    out.push(lines.join(''));
+    lines.length = 0;
+  }
 }
 
 /** The three title lines of /proc/net/ip_vs. */

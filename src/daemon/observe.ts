@@ -10,11 +10,12 @@ import { performance } from 'node:perf_hooks';
 import type { DaemonOptions } from '../config/daemon-options.js';
 import { createHttpServer, type HttpListener, resolveHttpToken } from '../control/http-api.js';
 import { type MetricsFacts, PickCounter } from '../control/metrics.js';
-import { formatIpVsConn, formatIpVsServices, formatIpVsStats, ipVsHeader, type ProcConn, type ProcFiles, writeProcFiles } from '../control/procfs.js';
+import { formatIpVsConn, formatIpVsStats, formatIpVsTableServices, ipVsHeader, type ProcConn, type ProcFiles, writeProcFiles } from '../control/procfs.js';
 import type { ConnWire, ServiceSnapshot } from '../control/protocol.js';
 import { formatError, TslvsError } from '../errors.js';
 import type { VirtualService } from '../core/service.js';
 import type { Director } from './director.js';
+import { statsToWire } from './wire.js';
 
 /** Most entries written to <state-dir>/proc/net/ip_vs_conn each second (the kernel's file has all). */
 export const PROC_CONN_MAX = 100_000;
@@ -50,14 +51,23 @@ export function connSample(director: Director, limit: number, nowMs: number): { 
   return { total: ipvs.connCount, conns: out };
 }
 
+/** What the pick counter reads of a service: its identity, scheduler and counters (no real servers). */
+function pickEntry(svc: VirtualService): ServiceSnapshot {
+  return {
+    af: svc.af, protocol: svc.protocol, addr: svc.addr.toString(), port: svc.port, fwmark: svc.fwmark,
+    sched: svc.schedName, flags: svc.flags, timeoutS: svc.timeoutS, netmask: svc.netmask, pe: svc.peName,
+    dests: [], stats: statsToWire(svc.stats),
+  };
+}
+
 /**
  * /proc/net/ip_vs's service lines for `services` (address services first, then fwmark services,
  * as ip_vs_info_array walks its two hash tables), formatted about `sliceEntries` entries at a
  * time with a turn of the event loop between slices: a control request that arrives meanwhile
  * is answered after one slice. After each turn `stop()` may end the work (null is returned); a
  * table that changes between slices shows in the later ones, as a reader of the kernel's
- * seq_file may see changes between two reads. Also returns the services' snapshots without
- * their real servers (for the pick counter) and the time spent formatting, turns left out.
+ * seq_file may see changes between two reads. Also returns the services' identities and
+ * counters without their real servers (for the pick counter) and the time spent formatting, turns left out.
  */
 export async function formatIpVsSliced(director: Director, services: readonly VirtualService[], sliceEntries: number, stop: () => boolean):
   Promise<{ ipVs: string; seen: ServiceSnapshot[]; workMs: number } | null> {
@@ -69,12 +79,8 @@ export async function formatIpVsSliced(director: Director, services: readonly Vi
   for (let i = 0; i < ordered.length;) {
     const from = i;
     for (let n = 0; i < ordered.length && n < sliceEntries; i++) n += 1 + ordered[i].numDests;
-    const part = director.snapshotServices(ordered.slice(from, i)).services;
-    formatIpVsServices(part, out);
-    for (const s of part) {
-      s.dests = [];
-      seen.push(s);
-    }
+    formatIpVsTableServices(ordered.slice(from, i), out);
+    for (let k = from; k < i; k++) seen.push(pickEntry(ordered[k]));
     if (i < ordered.length) {
       workMs += performance.now() - t0;
       await new Promise<void>((r) => setImmediate(r));
