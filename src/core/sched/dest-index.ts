@@ -11,8 +11,11 @@
  * n dests out in [cap - n, cap); add_dest links at the head, so a new dest takes the slot below
  * the lowest used one; a deleted dest leaves a hole. When no slot is left at the front, or a
  * dest comes back in the middle of the list (a rolled-back delete re-links it where it was, with
- * an upd_dest), the index is rebuilt from the list (O(n), rare). Slots are never trusted alone:
- * dest.schedSlot is checked against the slot's dest.
+ * an upd_dest), the index is rebuilt from the list (O(n), rare). dest.schedSlot holds the slot
+ * plus a tag of the build (base): a slot from an earlier build, or -1 (not in the index), falls
+ * outside [base, base + cap). connsChanged trusts a slot in range without reading dests[] (one
+ * cache miss less on the hot path): every linked dest is tagged by the build or by add, every
+ * deleted one untagged by del, and reset untags them all. The other hooks also compare dests[s].
  *
  * Why nothing can be missed: every change of what a scheduler reads comes through a hook. Weight
  * and thresholds change in __ip_vs_update_dest (then add_dest/upd_dest); counters and the
@@ -28,6 +31,42 @@ import type { VirtualService } from '../service.js';
 import { connOverhead } from './scheduler.js';
 
 const MIN_CAP = 64;
+/** The arg of padding nodes: above every slot. */
+const NO_SLOT = 0x3fffffff;
+/** dest.schedSlot = base + slot, base = (build number mod 2^9) * SLOT_SPAN: a Smi. */
+const SLOT_SPAN = 1 << 22;
+const TAG_MASK = (1 << 9) - 1;
+/** Past this many dests (half of SLOT_SPAN), no index: the scans. */
+const MAX_INDEXED = SLOT_SPAN >> 1;
+
+/**
+ * The trees below are 8-ary, not binary: a node's 8 children sit side by side (64 bytes of
+ * doubles, one or two cache lines), so an update or a descent touches 5 groups at 10,000 dests
+ * instead of 15 scattered nodes; at that size the cost of an operation is its cache misses.
+ */
+const FAN_SHIFT = 3;
+const FAN = 1 << FAN_SHIFT;
+const FAN_MASK = FAN - 1;
+
+/**
+ * Where each level of an 8-ary tree over `cap` leaves lives in one array: level 0 (the leaves)
+ * at 0, level h at lv[h]; level h has sizes[h] nodes, a multiple of 8 (the padding holds the
+ * identity: +Infinity for min, 0 for max and sum), except the root level (1 node).
+ */
+function treeLayout(cap: number): { lv: Int32Array<ArrayBuffer>; sizes: Int32Array<ArrayBuffer>; height: number; total: number } {
+  const offs = [0];
+  const sizes = [cap];
+  let off = cap;
+  let size = cap;
+  while (size > 1) {
+    size = Math.ceil(size / FAN);
+    if (size > 1) size = Math.ceil(size / FAN) * FAN;
+    offs.push(off);
+    sizes.push(size);
+    off += size;
+  }
+  return { lv: new Int32Array(offs), sizes: new Int32Array(sizes), height: offs.length - 1, total: off };
+}
 
 export abstract class DestIndex {
   /** In step with the list; false: not in use (small service) or dropped by done_service. */
@@ -40,6 +79,16 @@ export abstract class DestIndex {
   count = 0;
   /** The dest in each slot, or null (a hole). */
   dests: (Dest | null)[] = [];
+  /** Offsets of the tree's levels in its node array (treeLayout), root level last. */
+  lv = new Int32Array(1);
+  /** Nodes per level. */
+  sizes = new Int32Array(1);
+  /** Index of the root level. */
+  height = 0;
+  /** This build's tag: dest.schedSlot = base + slot. */
+  base = 0;
+  /** Builds so far (the tag's source). */
+  #builds = 0;
 
   /**
    * @param min the index is built once the service has more than `min` dests and dropped when
@@ -55,19 +104,27 @@ export abstract class DestIndex {
       this.reset();
       return false;
     }
-    if (n <= this.min) return false;
+    if (n <= this.min || n > MAX_INDEXED) return false;
     this.build(svc);
     return true;
   }
 
   /** Stop indexing (done_service, or the service became small); frees the arrays. */
   reset(): void {
+    const dests = this.dests;
+    for (let s = 0; s < dests.length; s++) {
+      const d = dests[s];
+      if (d !== null && d.schedSlot === this.base + s) d.schedSlot = -1;
+    }
     this.built = false;
     this.dests = [];
     this.cap = 0;
     this.front = 0;
     this.count = 0;
-    this.alloc(0);
+    this.lv = new Int32Array(1);
+    this.sizes = new Int32Array(1);
+    this.height = 0;
+    this.alloc(0, 0);
   }
 
   /** (Re)build from the list: slots [cap - n, cap) in list order. O(n). */
@@ -76,17 +133,22 @@ export abstract class DestIndex {
     let n = 0;
     for (let p = head.next; p !== head; p = p.next) n++;
     let cap = MIN_CAP;
-    while (cap < 2 * n) cap *= 2;
+    while (cap < n + (n >> 2)) cap *= 2;
     this.cap = cap;
     this.front = cap - n;
     this.count = n;
     this.dests = new Array<Dest | null>(cap).fill(null);
-    this.alloc(cap);
+    this.base = (++this.#builds & TAG_MASK) * SLOT_SPAN;
+    const t = treeLayout(cap);
+    this.lv = t.lv;
+    this.sizes = t.sizes;
+    this.height = t.height;
+    this.alloc(cap, t.total);
     let s = this.front;
     for (let p = head.next; p !== head; p = p.next) {
       const d = p as Dest;
       this.dests[s] = d;
-      d.schedSlot = s;
+      d.schedSlot = this.base + s;
       this.writeLeaf(s, d);
       s++;
     }
@@ -96,7 +158,7 @@ export abstract class DestIndex {
 
   /** The slot of `d`, or -1 if it is not in the index. */
   slotOf(d: Dest): number {
-    const s = d.schedSlot;
+    const s = d.schedSlot - this.base;
     return s >= 0 && s < this.cap && this.dests[s] === d ? s : -1;
   }
 
@@ -109,7 +171,7 @@ export abstract class DestIndex {
     }
     const s = --this.front;
     this.dests[s] = d;
-    d.schedSlot = s;
+    d.schedSlot = this.base + s;
     this.count++;
     this.setLeaf(s, d);
   }
@@ -138,12 +200,12 @@ export abstract class DestIndex {
   /** connsChanged: counters or the OVERLOAD/UNREACHABLE flags of `d` changed. */
   changed(d: Dest): void {
     if (!this.built) return;
-    const s = d.schedSlot;
-    if (s >= 0 && s < this.cap && this.dests[s] === d) this.setLeaf(s, d);
+    const s = d.schedSlot - this.base;
+    if (s >= 0 && s < this.cap) this.setLeaf(s, d);
   }
 
-  /** Size the typed arrays for `cap` slots (0: free them). */
-  protected abstract alloc(cap: number): void;
+  /** Size the typed arrays for `cap` slots and a tree of `nodes` nodes (0: free them). */
+  protected abstract alloc(cap: number, nodes: number): void;
   /** Write slot s's leaf from `d` without updating inner nodes (build). */
   protected abstract writeLeaf(s: number, d: Dest): void;
   /** Compute every inner node from the leaves (build). */
@@ -186,8 +248,10 @@ const SAFE_OVERHEAD = 2 ** 32;
  * (lblc/lblcr's is_overloaded asks whether there is one).
  */
 export class LeastIndex extends DestIndex {
-  /** Node minimums (1 = root, leaves at cap + slot). */
+  /** Node minimums: the leaves at their slots, level h at lv[h], the root at lv[height]. */
   key = new Float64Array(0);
+  /** Each node's first slot holding its minimum (a leaf: its slot). */
+  arg = new Int32Array(0);
   /** 1 for a slot whose weight or overhead is past the exact bounds. */
   big = new Uint8Array(0);
   /** Slots past the exact bounds: while > 0 the scheduler scans (usable() is false). */
@@ -205,22 +269,17 @@ export class LeastIndex extends DestIndex {
     return this.ready(svc) && this.unsafe === 0;
   }
 
-  /** The scan's choice: the first least loaded eligible dest, or null. */
+  /** The scan's choice: the first least loaded eligible dest, or null. O(1): the root's arg. */
   best(): Dest | null {
-    const key = this.key;
-    const k = key[1];
-    if (k === Infinity) return null;
-    const cap = this.cap;
-    let i = 1;
-    while (i < cap) {
-      i *= 2;
-      if (key[i] !== k) i++;
-    }
-    return this.dests[i - cap];
+    const root = this.lv[this.height];
+    return this.key[root] === Infinity ? null : this.dests[this.arg[root]];
   }
 
-  protected alloc(cap: number): void {
-    this.key = new Float64Array(2 * cap).fill(Infinity);
+  protected alloc(cap: number, nodes: number): void {
+    this.key = new Float64Array(nodes).fill(Infinity);
+    // Leaves: their own slot; padding: past every slot (never the first of a tie).
+    this.arg = new Int32Array(nodes).fill(NO_SLOT);
+    for (let s = 0; s < cap; s++) this.arg[s] = s;
     this.big = new Uint8Array(this.mode === LEAST_LC ? 0 : cap);
     this.unsafe = 0;
     this.uh = new Uint8Array(this.trackUnderHalf ? cap : 0);
@@ -262,29 +321,72 @@ export class LeastIndex extends DestIndex {
   }
 
   protected writeLeaf(s: number, d: Dest): void {
-    this.key[this.cap + s] = this.#key(s, d);
+    this.key[s] = this.#key(s, d);
   }
 
   protected buildInner(): void {
-    const key = this.key;
-    for (let i = this.cap - 1; i >= 1; i--) {
-      const a = key[2 * i];
-      const b = key[2 * i + 1];
-      key[i] = b < a ? b : a;
+    const lv = this.lv;
+    for (let h = 1; h <= this.height; h++) {
+      // The nodes over level h - 1's groups; the padding past them stays +Infinity.
+      const n = this.sizes[h - 1] >> FAN_SHIFT;
+      for (let p = 0; p < n; p++) this.#pull(lv[h] + p, lv[h - 1] + (p << FAN_SHIFT));
     }
   }
 
+  /**
+   * Node pi becomes the minimum of its 8 children from c, with the first of them holding it
+   * (children are in slot order, so a strict < keeps the leftmost). True if the node changed.
+   */
+  #pull(pi: number, c: number): boolean {
+    const key = this.key;
+    const arg = this.arg;
+    let m = key[c];
+    let a = c;
+    for (let j = c + 1; j < c + FAN; j++) {
+      const v = key[j];
+      if (v < m) {
+        m = v;
+        a = j;
+      }
+    }
+    const slot = arg[a];
+    if (key[pi] === m && arg[pi] === slot) return false;
+    key[pi] = m;
+    arg[pi] = slot;
+    return true;
+  }
+
+  /**
+   * Leaf s becomes k. Nodes order (key, slot) pairs, so every pair is distinct: up the levels,
+   * a child's pair below its parent's replaces it; a parent whose pair came from the child
+   * (its arg lies in the child's slots) is pulled from its 8 children again; otherwise, or once
+   * a node is unchanged, the rest of the path is unchanged too.
+   */
   #set(s: number, k: number): void {
     const key = this.key;
-    let i = this.cap + s;
-    if (key[i] === k) return;
-    key[i] = k;
-    for (i >>= 1; i >= 1; i >>= 1) {
-      const a = key[2 * i];
-      const b = key[2 * i + 1];
-      const m = b < a ? b : a;
-      if (key[i] === m) return;
-      key[i] = m;
+    if (key[s] === k) return;
+    key[s] = k;
+    const arg = this.arg;
+    const lv = this.lv;
+    const height = this.height;
+    let i = s;
+    let a = s;
+    for (let h = 1; h <= height; h++) {
+      const p = i >> FAN_SHIFT;
+      const pi = lv[h] + p;
+      const pk = key[pi];
+      const pa = arg[pi];
+      if (k < pk || (k === pk && a < pa)) {
+        key[pi] = k;
+        arg[pi] = a;
+      } else if (pa >> (FAN_SHIFT * (h - 1)) === i) {
+        if (!this.#pull(pi, lv[h - 1] + (p << FAN_SHIFT))) return;
+        k = key[pi];
+        a = arg[pi];
+      } else {
+        return;
+      }
+      i = p;
     }
   }
 
@@ -302,6 +404,33 @@ export class LeastIndex extends DestIndex {
   }
 }
 
+/** The minimum of a[c..c+7]. */
+function min8(a: Float64Array, c: number): number {
+  let m = a[c];
+  for (let j = 1; j < FAN; j++) {
+    const v = a[c + j];
+    if (v < m) m = v;
+  }
+  return m;
+}
+
+/** The maximum of a[c..c+7]. */
+function max8(a: Float64Array, c: number): number {
+  let m = a[c];
+  for (let j = 1; j < FAN; j++) {
+    const v = a[c + j];
+    if (v > m) m = v;
+  }
+  return m;
+}
+
+/** The sum of a[c..c+7]. */
+function sum8(a: Float64Array, c: number): number {
+  let m = 0;
+  for (let j = 0; j < FAN; j++) m += a[c + j];
+  return m;
+}
+
 /** What a MaxIndex holds per dest. */
 export const MAX_WEIGHT = 0;
 export const MAX_OVF = 1;
@@ -314,7 +443,7 @@ export const MAX_OVF = 1;
  *   with the maximum (ip_vs_ovf.c: highest weight, first in list order on ties).
  */
 export class MaxIndex extends DestIndex {
-  /** Node values (1 = root, leaves at cap + slot). */
+  /** Node maximums: the leaves at their slots, level h at lv[h], the root at lv[height]. */
   val = new Float64Array(0);
 
   constructor(readonly mode: number, min: number) {
@@ -323,28 +452,53 @@ export class MaxIndex extends DestIndex {
 
   /** The largest value (0: no eligible dest). */
   max(): number {
-    return this.val[1];
+    return this.val[this.lv[this.height]];
+  }
+
+  /** The smallest slot holding the largest value (which must be > 0). */
+  firstMax(): number {
+    const val = this.val;
+    const lv = this.lv;
+    let h = this.height;
+    const m = val[lv[h]];
+    let i = 0;
+    while (h > 0) {
+      h--;
+      let c = lv[h] + (i << FAN_SHIFT);
+      while (val[c] !== m) c++;
+      i = c - lv[h];
+    }
+    return i;
   }
 
   /** The smallest slot in [lo, hi] whose value is >= x (x > 0), or -1. O(log n). */
   firstAtLeast(lo: number, hi: number, x: number): number {
     if (lo > hi) return -1;
-    const cap = this.cap;
     const val = this.val;
-    let i = lo + cap;
+    const lv = this.lv;
+    const sizes = this.sizes;
+    const height = this.height;
+    let h = 0;
+    let i = lo;
     for (;;) {
-      if (val[i] >= x) {
-        while (i < cap) {
-          i *= 2;
-          if (val[i] < x) i++;
+      // The rest of i's group at level h, then on to the group after its parent.
+      if (i >= sizes[h]) return -1;
+      const base = lv[h];
+      const end = i | FAN_MASK;
+      for (; i <= end; i++) {
+        if (val[base + i] < x) continue;
+        // Down into the first child >= x at each level.
+        while (h > 0) {
+          h--;
+          let c = lv[h] + (i << FAN_SHIFT);
+          while (val[c] < x) c++;
+          i = c - lv[h];
         }
-        const s = i - cap;
-        return s <= hi ? s : -1;
+        return i <= hi ? i : -1;
       }
-      // On to the node right after this one's range: climb while a right child.
-      while (i & 1) i >>= 1;
-      if (i === 0) return -1;
-      i++;
+      if (h === height) return -1;
+      i = ((i - 1) >> FAN_SHIFT) + 1;
+      h++;
     }
   }
 
@@ -355,34 +509,48 @@ export class MaxIndex extends DestIndex {
     return w;
   }
 
-  protected alloc(cap: number): void {
-    this.val = new Float64Array(2 * cap);
+  protected alloc(cap: number, nodes: number): void {
+    this.val = new Float64Array(nodes);
   }
 
   protected writeLeaf(s: number, d: Dest): void {
-    this.val[this.cap + s] = this.#value(d);
+    this.val[s] = this.#value(d);
   }
 
   protected buildInner(): void {
     const val = this.val;
-    for (let i = this.cap - 1; i >= 1; i--) {
-      const a = val[2 * i];
-      const b = val[2 * i + 1];
-      val[i] = a >= b ? a : b;
+    const lv = this.lv;
+    for (let h = 1; h <= this.height; h++) {
+      const n = this.sizes[h - 1] >> FAN_SHIFT;
+      const base = lv[h];
+      for (let p = 0; p < n; p++) val[base + p] = max8(val, lv[h - 1] + (p << FAN_SHIFT));
     }
   }
 
+  /** Leaf s becomes v; up the levels while a node's maximum changes (as LeastIndex, mirrored). */
   #set(s: number, v: number): void {
     const val = this.val;
-    let i = this.cap + s;
-    if (val[i] === v) return;
-    val[i] = v;
-    for (i >>= 1; i >= 1; i >>= 1) {
-      const a = val[2 * i];
-      const b = val[2 * i + 1];
-      const m = a >= b ? a : b;
-      if (val[i] === m) return;
-      val[i] = m;
+    let old = val[s];
+    if (old === v) return;
+    val[s] = v;
+    const lv = this.lv;
+    const height = this.height;
+    let i = s;
+    for (let h = 1; h <= height; h++) {
+      const p = i >> FAN_SHIFT;
+      const pi = lv[h] + p;
+      const pv = val[pi];
+      let m: number;
+      if (v > pv) m = v;
+      else if (v === pv || old !== pv) return;
+      else {
+        m = max8(val, lv[h - 1] + (p << FAN_SHIFT));
+        if (m === pv) return;
+      }
+      val[pi] = m;
+      old = pv;
+      v = m;
+      i = p;
     }
   }
 
@@ -396,39 +564,39 @@ export class MaxIndex extends DestIndex {
 }
 
 /**
- * Cumulative weights of the eligible dests (not overloaded, weight > 0) in list order: a Fenwick
- * tree, for twos's weighted draws. The scan subtracts weights in list order until the draw is
- * <= 0: that is the first slot whose running sum reaches the draw (a draw of 0 takes the first
+ * Sums of the weights of the eligible dests (not overloaded, weight > 0) in list order, an 8-ary
+ * sum tree, for twos's weighted draws. The scan subtracts weights in list order until the draw
+ * is <= 0: that is the first slot whose running sum reaches the draw (a draw of 0 takes the first
  * eligible dest, as a sum of 1 would).
  */
 export class WeightSumIndex extends DestIndex {
-  /** The weight counted for each slot. */
-  wv = new Float64Array(0);
-  /** Fenwick tree, 1-based: fen[i] sums slots (i - lowbit(i), i]. */
-  fen = new Float64Array(0);
+  /** Node sums: the leaves (each slot's counted weight) at their slots, level h at lv[h]. */
+  sum = new Float64Array(0);
   /** Sum of every counted weight (exact: below 2^53). */
   total = 0;
 
-  protected alloc(cap: number): void {
-    this.wv = new Float64Array(cap);
-    this.fen = new Float64Array(cap + 1);
+  protected alloc(cap: number, nodes: number): void {
+    this.sum = new Float64Array(nodes);
     this.total = 0;
   }
 
   /** The first slot whose running sum is >= r (r >= 1, r <= total). */
   find(r: number): number {
-    const fen = this.fen;
-    const cap = this.cap;
-    let pos = 0;
+    const sum = this.sum;
+    const lv = this.lv;
     let rem = r;
-    for (let step = cap; step > 0; step >>= 1) {
-      const nx = pos + step;
-      if (nx <= cap && fen[nx] < rem) {
-        pos = nx;
-        rem -= fen[nx];
+    let i = 0;
+    for (let h = this.height - 1; h >= 0; h--) {
+      let c = lv[h] + (i << FAN_SHIFT);
+      for (;;) {
+        const v = sum[c];
+        if (v >= rem) break;
+        rem -= v;
+        c++;
       }
+      i = c - lv[h];
     }
-    return pos;
+    return i;
   }
 
   #value(d: Dest): number {
@@ -437,36 +605,39 @@ export class WeightSumIndex extends DestIndex {
   }
 
   protected writeLeaf(s: number, d: Dest): void {
-    const v = this.#value(d);
-    this.wv[s] = v;
-    this.total += v;
+    this.sum[s] = this.#value(d);
   }
 
   protected buildInner(): void {
-    const fen = this.fen;
-    const cap = this.cap;
-    for (let i = 1; i <= cap; i++) fen[i] = this.wv[i - 1];
-    for (let i = 1; i <= cap; i++) {
-      const j = i + (i & -i);
-      if (j <= cap) fen[j] += fen[i];
+    const sum = this.sum;
+    const lv = this.lv;
+    for (let h = 1; h <= this.height; h++) {
+      const n = this.sizes[h - 1] >> FAN_SHIFT;
+      const base = lv[h];
+      for (let p = 0; p < n; p++) sum[base + p] = sum8(sum, lv[h - 1] + (p << FAN_SHIFT));
     }
+    this.total = sum[lv[this.height]];
   }
 
   #add(s: number, delta: number): void {
-    this.wv[s] += delta;
+    const sum = this.sum;
+    const lv = this.lv;
+    sum[s] += delta;
+    let i = s;
+    for (let h = 1; h <= this.height; h++) {
+      i >>= FAN_SHIFT;
+      sum[lv[h] + i] += delta;
+    }
     this.total += delta;
-    const fen = this.fen;
-    const cap = this.cap;
-    for (let i = s + 1; i <= cap; i += i & -i) fen[i] += delta;
   }
 
   protected setLeaf(s: number, d: Dest): void {
-    const delta = this.#value(d) - this.wv[s];
+    const delta = this.#value(d) - this.sum[s];
     if (delta !== 0) this.#add(s, delta);
   }
 
   protected clearLeaf(s: number): void {
-    const v = this.wv[s];
+    const v = this.sum[s];
     if (v !== 0) this.#add(s, -v);
   }
 }

@@ -30,7 +30,7 @@ export function foScan(svc: VirtualService): Dest | null {
 /** The first dest holding a MaxIndex's maximum (fo, ovf), or null when that is 0. */
 export function firstOfMax(ix: MaxIndex): Dest | null {
   const m = ix.max();
-  return m > 0 ? ix.dests[ix.firstAtLeast(0, ix.cap - 1, m)] : null;
+  return m > 0 ? ix.dests[ix.firstMax()] : null;
 }
 
 export const fo: Scheduler = {
