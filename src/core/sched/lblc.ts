@@ -13,7 +13,10 @@
  *   lblc_expiration (default 24 h); other runs act only above max_size entries, dropping
  *   entries idle for ENTRY_TIMEOUT (6 min) bucket by bucket from a rover until a goal is met.
  * Why real buckets and not a Map: which entries a goal-limited sweep removes depends on bucket
- * order and the rover, so the kernel's hash layout is kept.
+ * order and the rover, so the kernel's hash layout is kept. Lookups do not walk them, though: a
+ * full table has 24 entries per bucket (1.5 * 16384 / 1024), and a miss would visit them all, a
+ * cache miss each. An open-addressing index by address (tslvs's, not the kernel's) finds the
+ * same entry, or none, in about one probe; it is kept in step wherever a bucket changes.
  * Why entries hold dest.refcnt: a kernel entry holds a reference (ip_vs_dest_hold), which keeps
  * a deleted destination in the trash, and so revivable with its counters, while it is cached.
  * Time is milliseconds from nowMs (the kernel's jiffies); lblc_expiration comes from a sysctl
@@ -51,7 +54,12 @@ export interface LocalityEntry<E> {
   a0: number; a1: number; a2: number; a3: number;
   /** Last use, ms. */
   lastuse: number;
+  /** The entry's number in its table's address index (-1: none yet); kept while it is reused. */
+  hid: number;
 }
+
+/** The address index starts with this many slots (a power of two) and doubles at half full. */
+const ADDR_INDEX_MIN = 64;
 
 /** ip_vs_lblc_table / ip_vs_lblcr_table: buckets, entry count, limits, rover and GC counter. */
 export class LocalityTable<E extends LocalityEntry<E>> {
@@ -64,6 +72,15 @@ export class LocalityTable<E extends LocalityEntry<E>> {
   counter = 1;
   /** Released entries kept for reuse, chained through `next`. */
   #free: E | null = null;
+  /**
+   * The address index: linear probing over pairs [fold, hid + 1] (0 in the second word: empty),
+   * so that a probe reads one array; `#byHid` maps hid back to the entry.
+   */
+  #ak = new Int32Array(2 * ADDR_INDEX_MIN);
+  #amask = ADDR_INDEX_MIN - 1;
+  #ashift = 32 - Math.log2(ADDR_INDEX_MIN);
+  #aused = 0;
+  readonly #byHid: E[] = [];
 
   readonly af: Af;
   /** Drops what an entry holds (its destination references) when it is deleted. */
@@ -82,18 +99,94 @@ export class LocalityTable<E extends LocalityEntry<E>> {
 
   /** ip_vs_lblc_get for the packet's destination address; allocates nothing. */
   get(flow: Flow): E | null {
+    const ak = this.#ak;
+    const mask = this.#amask;
     const d0 = flow.d0 | 0;
     if (this.af === AF_INET) {
-      for (let e = this.bucket[this.hashkey(d0, 0, 0, 0)]; e !== null; e = e.next) {
-        if (e.a0 === d0) return e;
+      for (let i = Math.imul(d0, 0x9e3779b1) >>> this.#ashift; ; i = (i + 1) & mask) {
+        const id = ak[2 * i + 1];
+        if (id === 0) return null;
+        if (ak[2 * i] === d0) return this.#byHid[id - 1];
       }
-      return null;
     }
     const d1 = flow.d1 | 0, d2 = flow.d2 | 0, d3 = flow.d3 | 0;
+    const fold = d0 ^ d1 ^ d2 ^ d3;
+    for (let i = Math.imul(fold, 0x9e3779b1) >>> this.#ashift; ; i = (i + 1) & mask) {
+      const id = ak[2 * i + 1];
+      if (id === 0) return null;
+      if (ak[2 * i] !== fold) continue;
+      const e = this.#byHid[id - 1];
+      if (e.a0 === d0 && e.a1 === d1 && e.a2 === d2 && e.a3 === d3) return e;
+    }
+  }
+
+  /** The chain walk get() replaces (the kernel's lookup), for tests. */
+  getByBucket(flow: Flow): E | null {
+    const d0 = flow.d0 | 0;
+    const d1 = this.af === AF_INET ? 0 : flow.d1 | 0;
+    const d2 = this.af === AF_INET ? 0 : flow.d2 | 0;
+    const d3 = this.af === AF_INET ? 0 : flow.d3 | 0;
     for (let e = this.bucket[this.hashkey(d0, d1, d2, d3)]; e !== null; e = e.next) {
       if (e.a0 === d0 && e.a1 === d1 && e.a2 === d2 && e.a3 === d3) return e;
     }
     return null;
+  }
+
+  #aInsert(e: E): void {
+    if (2 * (this.#aused + 1) > this.#amask + 1) this.#aGrow();
+    if (e.hid < 0) {
+      e.hid = this.#byHid.length;
+      this.#byHid.push(e);
+    }
+    const ak = this.#ak;
+    const mask = this.#amask;
+    const fold = e.a0 ^ e.a1 ^ e.a2 ^ e.a3;
+    let i = Math.imul(fold, 0x9e3779b1) >>> this.#ashift;
+    while (ak[2 * i + 1] !== 0) i = (i + 1) & mask;
+    ak[2 * i] = fold;
+    ak[2 * i + 1] = e.hid + 1;
+    this.#aused++;
+  }
+
+  #aGrow(): void {
+    const old = this.#ak;
+    const size = 2 * (this.#amask + 1);
+    this.#ak = new Int32Array(2 * size);
+    this.#amask = size - 1;
+    this.#ashift--;
+    this.#aused = 0;
+    for (let j = 1; j < old.length; j += 2) {
+      if (old[j] !== 0) this.#aInsert(this.#byHid[old[j] - 1]);
+    }
+  }
+
+  /** Take e out of the address index (backward-shift deletion: no tombstones). */
+  #aDelete(e: E): void {
+    const ak = this.#ak;
+    const mask = this.#amask;
+    const shift = this.#ashift;
+    const id = e.hid + 1;
+    let i = Math.imul(e.a0 ^ e.a1 ^ e.a2 ^ e.a3, 0x9e3779b1) >>> shift;
+    for (;;) {
+      const x = ak[2 * i + 1];
+      if (x === id) break;
+      if (x === 0) return;
+      i = (i + 1) & mask;
+    }
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (ak[2 * j + 1] === 0) break;
+      const k = Math.imul(ak[2 * j], 0x9e3779b1) >>> shift;
+      // The entry at j may move to the hole at i unless its home k lies cyclically in (i, j].
+      if (i <= j ? i < k && k <= j : i < k || k <= j) continue;
+      ak[2 * i] = ak[2 * j];
+      ak[2 * i + 1] = ak[2 * j + 1];
+      i = j;
+    }
+    ak[2 * i] = 0;
+    ak[2 * i + 1] = 0;
+    this.#aused--;
   }
 
   /** A released entry to reuse, or null (the caller then constructs one). */
@@ -119,6 +212,7 @@ export class LocalityTable<E extends LocalityEntry<E>> {
     e.next = this.bucket[h];
     this.bucket[h] = e;
     this.entries++;
+    this.#aInsert(e);
   }
 
   /** ip_vs_lblc_del + atomic_dec(&tbl->entries). */
@@ -136,6 +230,7 @@ export class LocalityTable<E extends LocalityEntry<E>> {
   }
 
   #recycle(e: E): void {
+    this.#aDelete(e);
     this.#release(e);
     e.next = this.#free;
     this.#free = e;
@@ -254,6 +349,7 @@ export class LblcEntry implements LocalityEntry<LblcEntry> {
   next: LblcEntry | null = null;
   a0 = 0; a1 = 0; a2 = 0; a3 = 0;
   lastuse = 0;
+  hid = -1;
   /** Real server (cache); holds a reference (dest.refcnt). */
   dest: Dest | null = null;
 }

@@ -36,6 +36,7 @@ export class LblcrEntry implements LocalityEntry<LblcrEntry> {
   next: LblcrEntry | null = null;
   a0 = 0; a1 = 0; a2 = 0; a3 = 0;
   lastuse = 0;
+  hid = -1;
   /** struct ip_vs_dest_set: members, the list head first (the newest). Each holds a refcnt. */
   readonly set: Dest[] = [];
   /** set.lastmod, ms. */

@@ -8,7 +8,7 @@
 // step. Services go from a few dests (scan) to hundreds (index, its rebuilds and its drops).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AF_INET, IpAddr } from '../../../src/core/addr.js';
+import { AF_INET, AF_INET6, IpAddr } from '../../../src/core/addr.js';
 import { bindDest, setActive, unbindDest } from '../../../src/core/conn/bind.js';
 import {
   type Dest, type DestUser, IP_VS_CONN_F_DROUTE, IP_VS_CONN_F_INACTIVE, setDestUnreachable,
@@ -17,7 +17,7 @@ import { IpvsError } from '../../../src/core/errors.js';
 import { Flow } from '../../../src/core/flow.js';
 import { type DestIndex, LeastIndex } from '../../../src/core/sched/dest-index.js';
 import { foScan } from '../../../src/core/sched/fo.js';
-import { lblcOverloaded, type LblcState } from '../../../src/core/sched/lblc.js';
+import { lblcOverloaded, type LblcState, type LocalityEntry, LocalityTable } from '../../../src/core/sched/lblc.js';
 import type { LblcrState } from '../../../src/core/sched/lblcr.js';
 import { lcScan } from '../../../src/core/sched/lc.js';
 import { nqScan } from '../../../src/core/sched/nq.js';
@@ -304,5 +304,79 @@ for (const sched of SCHEDS) {
       // The index really was in use for a good part of the run (not only the scan against itself).
       assert.ok(w.indexed > 1000, `${sched} seed ${seed}: index used in ${w.indexed} of 4000 steps`);
     }
+  });
+}
+
+// The locality table's address index (tslvs's) against the kernel's bucket walk: entries linked,
+// removed, swept by both garbage collections and flushed, IPv4 and IPv6 with addresses that
+// share an XOR fold, every lookup answered alike (same entry or none) after every operation.
+class TestEntry implements LocalityEntry<TestEntry> {
+  next: TestEntry | null = null;
+  a0 = 0; a1 = 0; a2 = 0; a3 = 0;
+  lastuse = 0;
+  hid = -1;
+}
+
+for (const af of [AF_INET, AF_INET6] as const) {
+  test(`the locality table's address index finds what the bucket walk finds (${af === AF_INET ? 'IPv4' : 'IPv6'})`, () => {
+    const rnd = xorshift32(0x51ed270b ^ af);
+    const below = (n: number): number => Math.floor(((rnd() >>> 0) * n) / 4294967296);
+    let released = 0;
+    const tbl = new LocalityTable<TestEntry>(af, () => {
+      released++;
+    });
+    const flow = new Flow();
+    flow.af = af;
+    // Addresses from a pool; IPv6 ones in fours that share an XOR fold (a bucket, a probe run).
+    const pool = 40_000;
+    const setFlow = (k: number): void => {
+      if (af === AF_INET) {
+        flow.d0 = (0xcb000000 + k * 977) >>> 0;
+      } else {
+        flow.d0 = 0x20010db8;
+        flow.d1 = k;
+        flow.d2 = k & ~3;
+        flow.d3 = (k & 3) ^ (k >> 2);
+      }
+    };
+    let now = 0;
+    let hits = 0;
+    let most = 0;
+    for (let step = 0; step < 80_000; step++) {
+      now += 10;
+      const r = below(1000);
+      setFlow(below(pool));
+      const e = tbl.get(flow);
+      assert.equal(e, tbl.getByBucket(flow), `lookup at step ${step}`);
+      if (e !== null) hits++;
+      if (r < 800) {
+        if (e === null) {
+          const n = tbl.takeFree() ?? new TestEntry();
+          tbl.setAddr(n, flow);
+          n.lastuse = now;
+          tbl.link(n);
+        } else {
+          e.lastuse = now;
+        }
+      } else if (r < 900) {
+        if (e !== null) tbl.remove(e);
+      } else if (r < 903) {
+        // Past max_size the runs between full checks drop idle entries bucket by bucket.
+        tbl.checkExpire(now, 100_000 + below(400_000));
+      }
+      if (step % 30_000 === 29_999) tbl.flush();
+      if (tbl.entries > most) most = tbl.entries;
+      if (step % 4999 === 0) {
+        // Every address of the pool, not only the one just used.
+        for (let k = 0; k < pool; k++) {
+          setFlow(k);
+          assert.equal(tbl.get(flow), tbl.getByBucket(flow), `address ${k} at step ${step}`);
+        }
+        let n = 0;
+        for (const _ of tbl.all()) n++;
+        assert.equal(n, tbl.entries);
+      }
+    }
+    assert.ok(hits > 10_000 && released > 10_000 && most > tbl.maxSize, `hits ${hits}, released ${released}, most ${most}`);
   });
 }
