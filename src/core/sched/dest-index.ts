@@ -306,10 +306,13 @@ export class LeastIndex extends DestIndex {
     }
     if (weight <= 0 || d.isOverloaded()) {
       // A weight-0 dest wins wlc/sed's comparison only with a negative overhead: scan then.
-      this.#bounds(s, oh < 0 && weight === 0 && !d.isOverloaded() ? 1 : 0);
+      const b = oh < 0 && weight === 0 && !d.isOverloaded() ? 1 : 0;
+      if (b !== 0 || this.unsafe !== 0) this.#bounds(s, b);
       return Infinity;
     }
-    this.#bounds(s, weight > SAFE_WEIGHT || oh >= SAFE_OVERHEAD || oh < 0 ? 1 : 0);
+    const b = weight > SAFE_WEIGHT || oh >= SAFE_OVERHEAD || oh < 0 ? 1 : 0;
+    // While no slot is past the bounds, big[] is all 0: nothing to read for a 0.
+    if (b !== 0 || this.unsafe !== 0) this.#bounds(s, b);
     return oh / weight;
   }
 
@@ -359,8 +362,11 @@ export class LeastIndex extends DestIndex {
   /**
    * Leaf s becomes k. Nodes order (key, slot) pairs, so every pair is distinct: up the levels,
    * a child's pair below its parent's replaces it; a parent whose pair came from the child
-   * (its arg lies in the child's slots) is pulled from its 8 children again; otherwise, or once
-   * a node is unchanged, the rest of the path is unchanged too.
+   * (its arg lies in the child's slots) changes with it; otherwise, or once a node is
+   * unchanged, the rest of the path is unchanged too. A parent that came from the child and
+   * now sees it rise is pulled from its 8 children again, unless the child's key is still the
+   * parent's: its siblings on the left have larger keys (else one of them, with its smaller
+   * slots, would hold the parent), those on the right larger slots, so the child still wins.
    */
   #set(s: number, k: number): void {
     const key = this.key;
@@ -379,12 +385,14 @@ export class LeastIndex extends DestIndex {
       if (k < pk || (k === pk && a < pa)) {
         key[pi] = k;
         arg[pi] = a;
-      } else if (pa >> (FAN_SHIFT * (h - 1)) === i) {
+      } else if (pa >> (FAN_SHIFT * (h - 1)) !== i) {
+        return;
+      } else if (k === pk) {
+        arg[pi] = a;
+      } else {
         if (!this.#pull(pi, lv[h - 1] + (p << FAN_SHIFT))) return;
         k = key[pi];
         a = arg[pi];
-      } else {
-        return;
       }
       i = p;
     }
