@@ -1027,7 +1027,8 @@ export class Ipvs {
   #estimate(): void {
     for (const svc of this.table.services()) {
       estimatorTick(svc.stats);
-      for (const d of svc.dests()) estimatorTick(d.stats);
+      const head = svc.destinations;
+      for (let n = head.next; n !== head; n = n.next) estimatorTick((n as Dest).stats);
     }
     estimatorTick(this.table.totStats);
   }

@@ -14,6 +14,12 @@ function asr2(x: number): number {
 }
 
 export function estimatorTick(s: Stats): void {
+  // Nothing counted since the last tick and every rate already 0: the full tick would change
+  // nothing (the snapshot always equals last, here the counters too, and each average moves by
+  // (0 - 0) >> 2). A big table is mostly idle, so this keeps the 2 s tick short.
+  if (s.conns === s.lastConns && s.inpkts === s.lastInpkts && s.outpkts === s.lastOutpkts
+    && s.inbytes === s.lastInbytes && s.outbytes === s.lastOutbytes
+    && s.cpsEst === 0 && s.inppsEst === 0 && s.outppsEst === 0 && s.inbpsEst === 0 && s.outbpsEst === 0) return;
   s.snapConns = s.conns;
   s.snapInpkts = s.inpkts;
   s.snapOutpkts = s.outpkts;
