@@ -578,31 +578,39 @@ export class MaxIndex extends DestIndex {
  * eligible dest, as a sum of 1 would).
  */
 export class WeightSumIndex extends DestIndex {
-  /** Node sums: the leaves (each slot's counted weight) at their slots, level h at lv[h]. */
-  sum = new Float64Array(0);
+  /**
+   * Running sums within each group of 8 siblings: pre[x] sums the subtrees of x's group from
+   * its first node through x, so a group's last entry is its parent's subtree sum. A draw
+   * then picks its child in a group by binary search (3 comparisons, no subtraction chain).
+   * The leaves count each slot's weight (0 for a hole or an ineligible dest).
+   */
+  pre = new Float64Array(0);
+  /** Each slot's counted weight. */
+  wv = new Float64Array(0);
   /** Sum of every counted weight (exact: below 2^53). */
   total = 0;
 
   protected alloc(cap: number, nodes: number): void {
-    this.sum = new Float64Array(nodes);
+    this.pre = new Float64Array(nodes);
+    this.wv = new Float64Array(cap);
     this.total = 0;
   }
 
   /** The first slot whose running sum is >= r (r >= 1, r <= total). */
   find(r: number): number {
-    const sum = this.sum;
+    const pre = this.pre;
     const lv = this.lv;
     let rem = r;
     let i = 0;
     for (let h = this.height - 1; h >= 0; h--) {
-      let c = lv[h] + (i << FAN_SHIFT);
-      for (;;) {
-        const v = sum[c];
-        if (v >= rem) break;
-        rem -= v;
-        c++;
-      }
-      i = c - lv[h];
+      const c = lv[h] + (i << FAN_SHIFT);
+      // The first j with pre[c + j] >= rem (pre[c + 7] is the parent's sum, >= rem): the number
+      // of running sums below rem, counted without branches.
+      const j =
+        Number(pre[c] < rem) + Number(pre[c + 1] < rem) + Number(pre[c + 2] < rem) + Number(pre[c + 3] < rem) +
+        Number(pre[c + 4] < rem) + Number(pre[c + 5] < rem) + Number(pre[c + 6] < rem);
+      if (j > 0) rem -= pre[c + j - 1];
+      i = (i << FAN_SHIFT) + j;
     }
     return i;
   }
@@ -613,39 +621,53 @@ export class WeightSumIndex extends DestIndex {
   }
 
   protected writeLeaf(s: number, d: Dest): void {
-    this.sum[s] = this.#value(d);
+    this.wv[s] = this.#value(d);
   }
 
   protected buildInner(): void {
-    const sum = this.sum;
+    const pre = this.pre;
     const lv = this.lv;
+    // Level 0 from the weights, then each level from the group totals below it.
+    for (let c = 0; c < this.cap; c += FAN) {
+      let run = 0;
+      for (let j = 0; j < FAN; j++) pre[c + j] = run += this.wv[c + j];
+    }
     for (let h = 1; h <= this.height; h++) {
       const n = this.sizes[h - 1] >> FAN_SHIFT;
       const base = lv[h];
-      for (let p = 0; p < n; p++) sum[base + p] = sum8(sum, lv[h - 1] + (p << FAN_SHIFT));
+      for (let g = 0; g < n; g += FAN) {
+        // Padding after the last node repeats the group's total (the running sums stay sorted).
+        let run = 0;
+        for (let j = 0; j < FAN && (h < this.height || j === 0); j++) {
+          if (g + j < n) run += pre[lv[h - 1] + ((g + j) << FAN_SHIFT) + FAN_MASK];
+          pre[base + g + j] = run;
+        }
+      }
     }
-    this.total = sum[lv[this.height]];
+    this.total = pre[lv[this.height]];
   }
 
   #add(s: number, delta: number): void {
-    const sum = this.sum;
+    const pre = this.pre;
     const lv = this.lv;
-    sum[s] += delta;
+    this.wv[s] += delta;
     let i = s;
-    for (let h = 1; h <= this.height; h++) {
+    for (let h = 0; h <= this.height; h++) {
+      const base = lv[h];
+      const end = h === this.height ? base + 1 : base + (i | FAN_MASK) + 1;
+      for (let x = base + i; x < end; x++) pre[x] += delta;
       i >>= FAN_SHIFT;
-      sum[lv[h] + i] += delta;
     }
     this.total += delta;
   }
 
   protected setLeaf(s: number, d: Dest): void {
-    const delta = this.#value(d) - this.sum[s];
+    const delta = this.#value(d) - this.wv[s];
     if (delta !== 0) this.#add(s, delta);
   }
 
   protected clearLeaf(s: number): void {
-    const v = this.sum[s];
+    const v = this.wv[s];
     if (v !== 0) this.#add(s, -v);
   }
 }
