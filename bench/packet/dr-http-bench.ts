@@ -279,8 +279,8 @@ backend b
     console.log(errs.length ? `# wrk connect errors, timeouts or non-2xx: ${errs.map(([k, n]) => `${k}=${n}`).join(' ')}` : '# no wrk connect errors, timeouts or non-2xx responses');
     if (targets.some((t) => t.name === 'tslvs')) {
       const st = await request({ type: 'status' }, { socketPath: join(tmp, 'tslvs.sock'), timeoutMs: 10_000 }).catch(() => null);
-      const drops = st && st.type === 'status' ? (st.status.dataplaneStats as { drops?: Record<string, number> }).drops : undefined;
-      if (drops) console.log(`# tslvs drops: ${JSON.stringify(drops)}`);
+      const ds = st && st.type === 'status' ? st.status.dataplaneStats as { activeFlows?: number; drops?: Record<string, number> } : undefined;
+      if (ds) console.log(`# tslvs: ${ds.activeFlows ?? '?'} connection entries at the end (FIN_WAIT lasts 2 min); drops ${JSON.stringify(ds.drops ?? {})}`);
     }
   } finally {
     // The daemon gets SIGTERM first, so that --cpu-prof can write its profile.
