@@ -234,18 +234,18 @@ const SAFE_WEIGHT = 2 ** 20;
 const SAFE_OVERHEAD = 2 ** 32;
 
 /**
- * A min segment tree over each dest's load, the first (leftmost) slot winning ties: the kernel's
- * scan keeps its choice unless a later dest is strictly less loaded, so it returns the first dest
- * with the least load, and that is what a descent from the root toward the leftmost minimum finds.
+ * A min tree (8-ary, see treeLayout) over each dest's load, the first (leftmost) slot winning
+ * ties: the kernel's scan keeps its choice unless a later dest is strictly less loaded, so it
+ * returns the first dest with the least load, which is the root's (key, slot) minimum.
  * Not eligible (overloaded, weight 0): +Infinity. The load:
  * - lc: activeconns * 256 + totalconns (ip_vs_lc.c ignores weight but for 0); an integer, exact.
  * - wlc (and lblc/lblcr's fallback): the same overhead / weight (ip_vs_wlc.c).
  * - sed: (activeconns + 1) / weight (ip_vs_sed.c).
  * - nq: as sed, but 0 for an idle dest (activeconns == 0): every idle dest ties at 0 below every
  *   busy one, so the first idle one in list order wins, as ip_vs_nq.c returns it at once.
- * A pick descends from the root: O(log n). An update walks up from the leaf while the minimum of
- * a node changes. With `trackUnderHalf`, also counts the dests with activeconns * 2 < weight
- * (lblc/lblcr's is_overloaded asks whether there is one).
+ * Each node also keeps the first slot holding its minimum, so a pick reads the root: O(1). An
+ * update walks up from the leaf (O(log n)) while a node changes. With `trackUnderHalf`, also
+ * counts the dests with activeconns * 2 < weight (lblc/lblcr's is_overloaded asks for one).
  */
 export class LeastIndex extends DestIndex {
   /** Node minimums: the leaves at their slots, level h at lv[h], the root at lv[height]. */
@@ -444,7 +444,7 @@ export const MAX_WEIGHT = 0;
 export const MAX_OVF = 1;
 
 /**
- * A max segment tree over a value per slot:
+ * A max tree (8-ary) over a value per slot:
  * - MAX_WEIGHT (rr, wrr, fo): the weight, or 0 when overloaded. rr wants the next dest with a
  *   value >= 1 after its cursor, wrr the next with a value >= cw, fo the first with the maximum.
  * - MAX_OVF (ovf): the weight, or 0 when overloaded or activeconns > weight; ovf wants the first

@@ -3,8 +3,8 @@
  * there is no oracle: tests check its distribution and its weight/overload rules).
  * Two weighted random draws in [0, total] (inclusive: the kernel adds 1 to the total), then the
  * less loaded of the two by overhead/weight, the first draw winning ties.
- * Big services draw from a WeightSumIndex (./dest-index.ts: cumulative weights in list order)
- * kept by the hooks: the same two dests as the scan's subtraction, in O(log n).
+ * Big services draw from a WeightSumIndex (./dest-index.ts: an 8-ary tree of weight sums in list
+ * order) kept by the hooks: the same two dests as the scan's subtraction, in O(log n).
  */
 import type { Dest } from '../dest.js';
 import type { VirtualService } from '../service.js';
