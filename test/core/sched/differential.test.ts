@@ -271,6 +271,19 @@ class World {
     }
   }
 
+  /**
+   * connsChanged trusts dest.schedSlot without reading the slot back: every linked dest of a
+   * built index must carry its own slot (with this build's tag).
+   */
+  checkSlots(): void {
+    const ix = this.index();
+    if (ix === null || !ix.built) return;
+    for (let p = this.svc.destinations.next; p !== this.svc.destinations; p = p.next) {
+      const d = p as Dest;
+      assert.equal(ix.dests[d.schedSlot - ix.base], d, `slot of ${name(d)} at step ${this.step}`);
+    }
+  }
+
   index(): DestIndex | null {
     const sd = this.svc.schedData as { ix?: DestIndex } | DestIndex | null;
     if (sd === null) return null;
@@ -289,6 +302,7 @@ class World {
       if (r < 25) this.control();
       else if (r < 28) this.transaction();
       else this.traffic();
+      this.checkSlots();
       this.pickAndCheck();
     }
   }
