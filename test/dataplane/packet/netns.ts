@@ -27,8 +27,58 @@ export function nsExec(ns: string, cmd: string, ...args: string[]): string {
   return sh('ip', ['netns', 'exec', ns, cmd, ...args]);
 }
 
+/** The pid part of a lab id ("29309a" -> 29309). */
+function pidOfLabId(id: string): number {
+  return Number(id.slice(0, -1));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+let swept = false;
+/**
+ * Removes what labs of dead test processes left behind (a run killed with SIGKILL cannot clean
+ * up): namespaces tslvs-<pid><letter>-* with no process inside and links t<pid><letter>*, where
+ * that pid no longer exists. Once per process, before its first lab.
+ */
+function sweepDeadLabs(): void {
+  if (swept) return;
+  swept = true;
+  let names: string[];
+  try {
+    names = ip('netns', 'list').split('\n').map((l) => l.split(' ')[0]).filter(Boolean);
+  } catch {
+    return;
+  }
+  const dead = new Set<string>();
+  for (const n of names) {
+    const m = /^tslvs-(\d+[a-z])-/.exec(n);
+    if (!m || alive(pidOfLabId(m[1])) || ip('netns', 'pids', n).trim() !== '') continue;
+    dead.add(m[1]);
+    try { ip('netns', 'del', n); } catch { /* already gone */ }
+  }
+  if (dead.size === 0) return;
+  for (const line of ip('-o', 'link', 'show').split('\n')) {
+    const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
+    const m = name ? /^t(\d+[a-z])/.exec(name) : null;
+    if (name && m && dead.has(m[1])) {
+      try { ip('link', 'del', name); } catch { /* a veth goes with its peer */ }
+    }
+  }
+}
+
 export class Lab {
-  readonly id = `${process.pid % 100000}${String.fromCharCode(97 + (seq++ % 26))}`;
+  readonly id = `${process.pid}${String.fromCharCode(97 + (seq++ % 26))}`;
+
+  constructor() {
+    if (isRoot()) sweepDeadLabs();
+  }
   readonly namespaces: string[] = [];
   readonly links: string[] = [];
   readonly children: ChildProcess[] = [];
