@@ -4,8 +4,15 @@
  * The relay logic (what to read, where to write it, when to half-close, what the IPVS core
  * sees) stays in TypeScript (src/dataplane/proxy/relay-session.ts); this file only makes the
  * system calls, the way HAProxy's event loop makes them:
- *   - one epoll instance per relay, itself watched by libuv (uv_poll on the epoll fd): one
- *     JavaScript callback per batch of ready sockets, never one per socket or per read;
+ *   - one epoll instance per relay, one JavaScript callback per batch of ready sockets, never
+ *     one per socket or per read;
+ *   - the thread waits for its relays' sockets itself, in one epoll_wait (see on_prepare): a
+ *     libuv prepare handle, run just before libuv would block, blocks instead on a wait set that
+ *     holds every relay's epoll descriptor and libuv's own (uv_backend_fd), for as long as libuv
+ *     would have (uv_backend_timeout), and handles the relays' batches there until libuv has
+ *     something to do. A wake-up costs one epoll_wait and no turn of libuv's loop (a uv_poll on
+ *     the relay's epoll descriptor cost three: libuv's, its idle-time metrics' zero-timeout
+ *     one, and the relay's; plus a loop turn);
  *   - every connection socket is registered once, edge-triggered for IN|OUT|RDHUP, and leaves
  *     the epoll set when it is closed: two epoll_ctl per relayed connection, no MOD, no DEL;
  *   - accept4 hands over the descriptor and the peer address together (no getpeername), in
@@ -63,8 +70,8 @@ typedef struct relay {
   napi_ref self_ref;  /* strong while open, so the handle outlives its callbacks */
   napi_ref cb_ref;
   napi_async_context actx;
-  uv_poll_t poll;
-  int closing, finalized, uv_closed;
+  int refd;           /* whether this relay keeps the event loop alive */
+  int finalized;
   int32_t *ev;
   int32_t *acc;
   struct epoll_event evbuf[EV_CAP];
@@ -74,7 +81,14 @@ typedef struct relay {
 typedef struct env_data {
   relay_t *relays[MAX_RELAYS];
   int32_t *io;
+  uv_loop_t *loop;
+  /* The wait set: every open relay's epoll descriptor (data: its id) and libuv's (WAIT_UV). */
+  int waitfd;
+  int nopen, nref;
+  uv_prepare_t *prep;  /* heap: it may outlive this struct until its close callback */
 } env_data_t;
+
+#define WAIT_UV 0xffffffffu
 
 static env_data_t *env_data(napi_env env) {
   void *d = NULL;
@@ -133,19 +147,24 @@ static uint8_t *byte_range(napi_env env, napi_value ta, uint32_t off, uint32_t l
 
 /* ---------- lifetime ---------- */
 
-static void maybe_free(relay_t *r) {
-  if (r->finalized && r->uv_closed) free(r);
+static void wait_ref(env_data_t *ed, relay_t *r, int on) {
+  if (!ed || r->refd == on) return;
+  r->refd = on;
+  ed->nref += on ? 1 : -1;
+  if (!ed->prep) return;
+  if (ed->nref > 0) uv_ref((uv_handle_t *)ed->prep);
+  else uv_unref((uv_handle_t *)ed->prep);
 }
 
-static void on_uv_closed(uv_handle_t *h) {
-  relay_t *r = h->data;
-  r->uv_closed = 1;
-  maybe_free(r);
-}
-
+/* The relay leaves its thread's table and wait set (its epoll descriptor is still open). */
 static void forget(napi_env env, relay_t *r) {
   env_data_t *ed = env_data(env);
-  if (ed && r->id >= 0 && ed->relays[r->id] == r) ed->relays[r->id] = NULL;
+  if (ed && r->id >= 0 && ed->relays[r->id] == r) {
+    wait_ref(ed, r, 0);
+    ed->relays[r->id] = NULL;
+    if (r->epfd >= 0 && ed->waitfd >= 0) epoll_ctl(ed->waitfd, EPOLL_CTL_DEL, r->epfd, NULL);
+    if (--ed->nopen == 0 && ed->prep) uv_prepare_stop(ed->prep);
+  }
   r->id = -1;
   r->scratch = NULL;
   r->scratch_len = 0;
@@ -154,11 +173,6 @@ static void forget(napi_env env, relay_t *r) {
 static void do_close(napi_env env, relay_t *r) {
   if (r->epfd < 0) return;
   forget(env, r);
-  if (!r->closing) {
-    r->closing = 1;
-    uv_poll_stop(&r->poll);
-    uv_close((uv_handle_t *)&r->poll, on_uv_closed);
-  }
   close(r->epfd);
   r->epfd = -1;
   if (r->cb_ref) { napi_delete_reference(env, r->cb_ref); r->cb_ref = NULL; }
@@ -170,44 +184,107 @@ static void finalize(napi_env env, void *data, void *hint) {
   relay_t *r = data;
   forget(env, r);
   if (r->epfd >= 0) {
-    if (!r->closing) { r->closing = 1; uv_poll_stop(&r->poll); uv_close((uv_handle_t *)&r->poll, on_uv_closed); }
     close(r->epfd);
     r->epfd = -1;
   }
   if (r->self_ref) { napi_delete_reference(env, r->self_ref); r->self_ref = NULL; }
-  r->finalized = 1;
-  maybe_free(r);
+  free(r);
 }
 
 /* ---------- readiness: one JavaScript call per batch ---------- */
 
-static void on_poll(uv_poll_t *p, int status, int events) {
-  relay_t *r = p->data;
-  /* A full batch may leave more behind: take up to four batches per wake-up. */
-  for (int round = 0; round < 4; round++) {
-    if (r->epfd < 0 || !r->cb_ref) return;
-    int n = epoll_wait(r->epfd, r->evbuf, EV_CAP, 0);
-    if (n <= 0) return;
-    for (int i = 0; i < n; i++) {
-      r->ev[2 * i] = r->evbuf[i].data.fd;
-      r->ev[2 * i + 1] = (int32_t)r->evbuf[i].events;
-    }
-    napi_env env = r->env;
-    napi_handle_scope scope;
-    napi_open_handle_scope(env, &scope);
-    napi_value cb, recv, arg;
-    napi_get_reference_value(env, r->cb_ref, &cb);
-    napi_get_global(env, &recv);
-    napi_create_int32(env, n, &arg);
-    napi_status st = napi_make_callback(env, r->actx, recv, cb, 1, &arg, NULL);
-    if (st == napi_pending_exception) {
-      napi_value e;
-      napi_get_and_clear_last_exception(env, &e);
-      napi_fatal_exception(env, e);
-    }
-    napi_close_handle_scope(env, scope);
-    if (n < EV_CAP) return;
+/*
+ * Relay `id`'s ready sockets, one JavaScript call per batch; a full batch may leave more
+ * behind, which the wait set reports again (level-triggered).
+ */
+static void drain(env_data_t *ed, uint32_t id) {
+  relay_t *r = id < MAX_RELAYS ? ed->relays[id] : NULL;
+  if (!r || r->epfd < 0 || !r->cb_ref) return;
+  int n;
+  do n = epoll_wait(r->epfd, r->evbuf, EV_CAP, 0); while (n < 0 && errno == EINTR);
+  if (n <= 0) return;
+  for (int i = 0; i < n; i++) {
+    r->ev[2 * i] = r->evbuf[i].data.fd;
+    r->ev[2 * i + 1] = (int32_t)r->evbuf[i].events;
   }
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, recv, arg;
+  napi_get_reference_value(env, r->cb_ref, &cb);
+  napi_get_global(env, &recv);
+  napi_create_int32(env, n, &arg);
+  napi_status st = napi_make_callback(env, r->actx, recv, cb, 1, &arg, NULL);
+  if (st == napi_pending_exception) {
+    napi_value e;
+    napi_get_and_clear_last_exception(env, &e);
+    napi_fatal_exception(env, e);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+/*
+ * Run by libuv just before it would block for I/O: block here instead, on the relays and on
+ * libuv's own descriptor, for no longer than libuv would (its next timer; zero when callbacks
+ * are pending), and handle the relays' batches until libuv has something to do or a timer is
+ * due. JavaScript run from here (a batch) may queue work for libuv (an immediate, a closed
+ * handle, a timer): the timeout is asked again after every batch.
+ */
+static void on_prepare(uv_prepare_t *h) {
+  env_data_t *ed = h->data;
+  uv_loop_t *loop = ed->loop;
+  struct epoll_event evs[64];
+  for (int rounds = 0; rounds < 4096; rounds++) {
+    if (ed->waitfd < 0 || ed->nopen == 0) return;
+    uv_update_time(loop);
+    int timeout = uv_backend_timeout(loop);
+    int n = epoll_wait(ed->waitfd, evs, 64, timeout);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (n == 0) return;
+    int uv_ready = 0;
+    for (int i = 0; i < n; i++) {
+      if (evs[i].data.u32 == WAIT_UV) uv_ready = 1;
+      else drain(ed, evs[i].data.u32);
+    }
+    if (uv_ready) return;
+  }
+}
+
+static void on_prep_closed(uv_handle_t *h) {
+  free(h);
+}
+
+/* The thread's wait set and prepare handle, made with its first relay. */
+static int wait_init(napi_env env, env_data_t *ed) {
+  if (ed->prep) return 0;
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return -EINVAL;
+  int wfd = epoll_create1(EPOLL_CLOEXEC);
+  if (wfd < 0) return -errno;
+  struct epoll_event e;
+  e.events = EPOLLIN;
+  e.data.u64 = 0;
+  e.data.u32 = WAIT_UV;
+  if (epoll_ctl(wfd, EPOLL_CTL_ADD, uv_backend_fd(loop), &e) < 0) {
+    int err = -errno;
+    close(wfd);
+    return err;
+  }
+  uv_prepare_t *p = calloc(1, sizeof *p);
+  if (!p) {
+    close(wfd);
+    return -ENOMEM;
+  }
+  uv_prepare_init(loop, p);
+  p->data = ed;
+  uv_unref((uv_handle_t *)p);
+  ed->loop = loop;
+  ed->waitfd = wfd;
+  ed->prep = p;
+  return 0;
 }
 
 /* open(cb) -> { epfd, events, accepted }: cb(n) runs with n ready sockets in `events`. */
@@ -234,15 +311,20 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   r->env = env;
-  uv_loop_t *loop;
-  napi_get_uv_event_loop(env, &loop);
-  if (uv_poll_init(loop, &r->poll, r->epfd) != 0) {
+  int werr = wait_init(env, ed);
+  struct epoll_event we;
+  we.events = EPOLLIN;
+  we.data.u64 = 0;
+  we.data.u32 = (uint32_t)id;
+  if (werr == 0 && epoll_ctl(ed->waitfd, EPOLL_CTL_ADD, r->epfd, &we) < 0) werr = -errno;
+  if (werr < 0) {
     close(r->epfd);
     free(r);
-    napi_throw_error(env, NULL, "uv_poll_init failed on the relay's epoll descriptor");
+    char msg[128];
+    snprintf(msg, sizeof msg, "the relay's wait set: %s", strerror(-werr));
+    napi_throw_error(env, NULL, msg);
     return NULL;
   }
-  r->poll.data = r;
 
   napi_value obj, ab, ta;
   napi_create_object(env, &obj);
@@ -258,6 +340,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "epfd", i32(env, r->epfd));
   napi_set_named_property(env, obj, "id", i32(env, r->id));
   ed->relays[id] = r;
+  if (ed->nopen++ == 0) uv_prepare_start(ed->prep, on_prepare);
   napi_wrap(env, obj, r, finalize, NULL, NULL);
   /* The ArrayBuffers are properties of obj, so they live as long as the handle. */
   napi_create_reference(env, obj, 1, &r->self_ref);
@@ -265,7 +348,6 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_value name;
   napi_create_string_utf8(env, "tslvs:relay", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, NULL, name, &r->actx);
-  uv_poll_start(&r->poll, UV_READABLE, on_poll);
   return obj;
 }
 
@@ -289,8 +371,7 @@ static napi_value js_ref(napi_env env, napi_callback_info info) {
   if (!r) return NULL;
   bool on = false;
   napi_get_value_bool(env, argv[1], &on);
-  if (on) uv_ref((uv_handle_t *)&r->poll);
-  else uv_unref((uv_handle_t *)&r->poll);
+  wait_ref(env_data(env), r, on ? 1 : 0);
   return NULL;
 }
 
@@ -672,12 +753,20 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
 }
 
 static void free_env_data(napi_env env, void *data, void *hint) {
-  free(data);
+  env_data_t *ed = data;
+  if (ed->prep) {
+    uv_prepare_stop(ed->prep);
+    uv_close((uv_handle_t *)ed->prep, on_prep_closed);
+    ed->prep = NULL;
+  }
+  if (ed->waitfd >= 0) close(ed->waitfd);
+  free(ed);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
   env_data_t *ed = calloc(1, sizeof *ed);
   if (!ed) return throw_type(env, "out of memory");
+  ed->waitfd = -1;
   napi_set_instance_data(env, ed, free_env_data, NULL);
   napi_value io_ab, io;
   void *io_mem;
