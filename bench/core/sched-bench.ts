@@ -26,6 +26,7 @@ import { IP_VS_MH_TAB_SIZE } from '../../src/core/sched/mh.js';
 import { SCHEDULER_NAMES } from '../../src/core/sched/registry.js';
 import { IPPROTO_TCP, type ServiceUser, type VirtualService } from '../../src/core/service.js';
 import { ServiceTable } from '../../src/core/service-table.js';
+import { xorshift32 } from '../../src/core/random.js';
 
 const GOAL_NS = 200;
 const GOAL_DESTS = 10_000;
@@ -45,15 +46,6 @@ new PerformanceObserver((list) => {
   gcs += list.getEntries().length;
 }).observe({ entryTypes: ['gc'] });
 
-function xorshift32(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
-}
 
 type Shape = 'mixed' | 'sparse' | 'skew';
 

@@ -30,16 +30,8 @@ import { weightedLeast } from '../../../src/core/sched/wlc.js';
 import { type WrrMark, wrrScan } from '../../../src/core/sched/wrr.js';
 import { IPPROTO_TCP, type ServiceUser, type VirtualService } from '../../../src/core/service.js';
 import { ServiceTable } from '../../../src/core/service-table.js';
+import { xorshift32 } from '../../../src/core/random.js';
 
-function xorshift32(seed: number): RandomU32 {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
-}
 
 interface Conn {
   dest: Dest;

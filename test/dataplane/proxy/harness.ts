@@ -14,6 +14,7 @@ import {
 import type { ServiceId } from '../../../src/core/service-table.js';
 import { statsView } from '../../../src/core/stats/counters.js';
 import { ProxyDataplane } from '../../../src/dataplane/proxy/proxy-dataplane.js';
+import { xorshift32 } from '../../../src/core/random.js';
 
 export function ip(s: string): IpAddr {
   const a = parseAddr(s);
@@ -22,15 +23,7 @@ export function ip(s: string): IpAddr {
 }
 
 /** xorshift32 for the core's RandomU32. */
-export function seeded(seed = 0x2545f491): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
-}
+export const seeded = (seed = 0x2545f491): (() => number) => xorshift32(seed);
 
 export interface SvcOpts {
   sched?: string;
