@@ -86,6 +86,7 @@ typedef struct env_data {
   int waitfd;
   int nopen, nref;
   uv_prepare_t *prep;  /* heap: it may outlive this struct until its close callback */
+  uv_idle_t *idle;     /* started when on_prepare returns: libuv's next poll must not block */
 } env_data_t;
 
 #define WAIT_UV 0xffffffffu
@@ -230,27 +231,54 @@ static void drain(env_data_t *ed, uint32_t id) {
  * due. JavaScript run from here (a batch) may queue work for libuv (an immediate, a closed
  * handle, a timer): the timeout is asked again after every batch.
  */
+/*
+ * libuv adds and changes its own descriptors' epoll registrations only in its poll (the
+ * watcher queue): with changes queued (a socket JavaScript just opened), blocking here would
+ * keep them from being watched.
+ */
+static int uv_changes_queued(uv_loop_t *loop) {
+  return loop->watcher_queue.next != &loop->watcher_queue;
+}
+
+static void on_idle(uv_idle_t *h) {
+  uv_idle_stop(h);
+}
+
 static void on_prepare(uv_prepare_t *h) {
   env_data_t *ed = h->data;
   uv_loop_t *loop = ed->loop;
   struct epoll_event evs[64];
-  for (int rounds = 0; rounds < 4096; rounds++) {
-    if (ed->waitfd < 0 || ed->nopen == 0) return;
+  /*
+   * The relays are not in libuv's epoll set, so libuv must not block once this returns: the
+   * idle handle, started on the way out, makes its poll a zero-timeout one, after which this
+   * runs again. Returns when libuv has something to do (its descriptor is ready, a timer is
+   * due, callbacks or immediates are pending, or it has descriptors to register).
+   */
+  for (int rounds = 0;; rounds++) {
+    if (ed->waitfd < 0 || ed->nopen == 0) break;
     uv_update_time(loop);
     int timeout = uv_backend_timeout(loop);
-    int n = epoll_wait(ed->waitfd, evs, 64, timeout);
+    int leave = timeout == 0 || uv_changes_queued(loop);
+    if (leave && rounds > 0) break;
+    int n = epoll_wait(ed->waitfd, evs, 64, leave ? 0 : timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return;
+      break;
     }
-    if (n == 0) return;
+    if (n == 0) break;
     int uv_ready = 0;
     for (int i = 0; i < n; i++) {
       if (evs[i].data.u32 == WAIT_UV) uv_ready = 1;
       else drain(ed, evs[i].data.u32);
     }
-    if (uv_ready) return;
+    if (uv_ready) break;
   }
+  uv_update_time(loop);
+  if (ed->idle) uv_idle_start(ed->idle, on_idle);
+}
+
+static void on_idle_closed(uv_handle_t *h) {
+  free(h);
 }
 
 static void on_prep_closed(uv_handle_t *h) {
@@ -274,10 +302,16 @@ static int wait_init(napi_env env, env_data_t *ed) {
     return err;
   }
   uv_prepare_t *p = calloc(1, sizeof *p);
-  if (!p) {
+  uv_idle_t *idle = calloc(1, sizeof *idle);
+  if (!p || !idle) {
+    free(p);
+    free(idle);
     close(wfd);
     return -ENOMEM;
   }
+  uv_idle_init(loop, idle);
+  uv_unref((uv_handle_t *)idle);
+  ed->idle = idle;
   uv_prepare_init(loop, p);
   p->data = ed;
   uv_unref((uv_handle_t *)p);
@@ -758,6 +792,11 @@ static void free_env_data(napi_env env, void *data, void *hint) {
     uv_prepare_stop(ed->prep);
     uv_close((uv_handle_t *)ed->prep, on_prep_closed);
     ed->prep = NULL;
+  }
+  if (ed->idle) {
+    uv_idle_stop(ed->idle);
+    uv_close((uv_handle_t *)ed->idle, on_idle_closed);
+    ed->idle = NULL;
   }
   if (ed->waitfd >= 0) close(ed->waitfd);
   free(ed);
