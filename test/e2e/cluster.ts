@@ -39,7 +39,7 @@ export interface Run {
   stderr: string;
 }
 
-function run(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<Run> {
+export function run(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((res) => {
     execFile(cmd, [...args], { encoding: 'utf8', env: env ?? process.env, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;

@@ -31,6 +31,23 @@ export const RS = ['198.51.100.11', '198.51.100.12'];
 export const VIP6 = '2001:db8:1::10';
 export const RS6 = ['2001:db8::11', '2001:db8::12'];
 
+/**
+ * The seed's network: client, director and two real servers, each with eth0 on one bridge; the
+ * director has 198.51.100.1/24 and forwarding off (the dataplane forwards, not its kernel).
+ */
+export function seedNetwork(l: Lab): { client: string; director: string; rs: string[] } {
+  const br = l.bridge('br');
+  const client = l.ns('cl');
+  const director = l.ns('dir');
+  const rs = [l.ns('rs1'), l.ns('rs2')];
+  l.attach(client, 'eth0', br, 'c');
+  l.attach(director, 'eth0', br, 'd');
+  rs.forEach((ns, i) => l.attach(ns, 'eth0', br, `r${i}`));
+  nsExec(director, 'sysctl', '-qw', 'net.ipv4.ip_forward=0');
+  nsExec(director, 'ip', 'addr', 'add', '198.51.100.1/24', 'dev', 'eth0');
+  return { client, director, rs };
+}
+
 export class DirectorLab {
   readonly lab = new Lab();
   readonly client: string;
@@ -45,15 +62,7 @@ export class DirectorLab {
   constructor(readonly mode: Mode, readonly v6 = false) {
     const l = this.lab;
     try {
-      const br = l.bridge('br');
-      this.client = l.ns('cl');
-      this.director = l.ns('dir');
-      this.rs = [l.ns('rs1'), l.ns('rs2')];
-      l.attach(this.client, 'eth0', br, 'c');
-      l.attach(this.director, 'eth0', br, 'd');
-      this.rs.forEach((ns, i) => l.attach(ns, 'eth0', br, `r${i}`));
-      nsExec(this.director, 'sysctl', '-qw', 'net.ipv4.ip_forward=0');
-      nsExec(this.director, 'ip', 'addr', 'add', '198.51.100.1/24', 'dev', 'eth0');
+      ({ client: this.client, director: this.director, rs: this.rs } = seedNetwork(l));
       if (mode !== 'nat') {
         nsExec(this.client, 'ip', 'addr', 'add', '198.51.100.100/24', 'dev', 'eth0');
         // The VIP is on the link: the client ARPs for it and the dataplane answers.

@@ -23,15 +23,16 @@
 // as with the kernel (whose table is bounded by memory instead).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../../../src/cli/control-client.js';
 import type { ConnWire, Response } from '../../../src/control/protocol.js';
-import { e2eSkip, RS, VIP } from './e2e.js';
+import { e2eSkip, RS, seedNetwork, VIP } from './e2e.js';
 import { Lab, nsExec, sleep } from './netns.js';
+import { run } from '../../e2e/cluster.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const TSLVS = join(REPO, 'bin', 'tslvs.js');
@@ -122,20 +123,6 @@ interface Facts {
   defense: { drop_entry: number };
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((res) => {
-    execFile(cmd, [...args], { encoding: 'utf8', env: env ?? process.env, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      res({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Client, director (running the daemon) and two real servers on one bridge, as e2e.ts's DirectorLab. */
 class FloodLab {
@@ -152,15 +139,7 @@ class FloodLab {
   constructor(readonly mode: Mode) {
     const l = this.lab;
     try {
-      const br = l.bridge('br');
-      this.client = l.ns('cl');
-      this.director = l.ns('dir');
-      this.rs = [l.ns('rs1'), l.ns('rs2')];
-      l.attach(this.client, 'eth0', br, 'c');
-      l.attach(this.director, 'eth0', br, 'd');
-      this.rs.forEach((ns, i) => l.attach(ns, 'eth0', br, `r${i}`));
-      nsExec(this.director, 'sysctl', '-qw', 'net.ipv4.ip_forward=0');
-      nsExec(this.director, 'ip', 'addr', 'add', '198.51.100.1/24', 'dev', 'eth0');
+      ({ client: this.client, director: this.director, rs: this.rs } = seedNetwork(l));
       if (mode === 'dr') {
         nsExec(this.client, 'ip', 'addr', 'add', '198.51.100.100/24', 'dev', 'eth0');
         nsExec(this.client, 'ip', 'route', 'add', `${VIP}/32`, 'dev', 'eth0');
