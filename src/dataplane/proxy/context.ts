@@ -63,6 +63,18 @@ export class OwnerTable {
     a[conn] = o;
   }
 
+  /**
+   * `owner` now relays entry `to` instead of `from` (-1: none). An entry reused while its previous
+   * connection still drains (conn_reuse_mode) takes the old owner's reports away (detach).
+   */
+  move(owner: EntryOwner, from: number, to: number): void {
+    if (from === to) return;
+    if (from >= 0 && this.#a[from] === owner) this.delete(from);
+    const prev = this.#a[to];
+    if (prev !== undefined && prev !== owner) prev.detach?.();
+    this.set(to, owner);
+  }
+
   delete(conn: number): boolean {
     const a = this.#a;
     if (a[conn] === undefined) return false;
@@ -145,11 +157,12 @@ export class ProxyContext {
   }
 
   /**
-   * Schedule a TCP connection again after a failed connect, as the kernel handles the client's
-   * retransmitted SYN (conn_reuse_mode reschedules). Returns the new destination, with the new
-   * entry in ipvs.curConn, or null (verdict counted).
+   * A client's SYN to the service, as the core sees it: for an accepted connection, and again
+   * after a failed connect, as the kernel handles the client's retransmitted SYN
+   * (conn_reuse_mode reschedules). Returns the destination, with the new entry in
+   * ipvs.curConn, or null (verdict counted).
    */
-  reschedule(af: Af, c0: number, c1: number, c2: number, c3: number, cport: number,
+  scheduleSyn(af: Af, c0: number, c1: number, c2: number, c3: number, cport: number,
     v0: number, v1: number, v2: number, v3: number, vport: number, nowMs: number): Dest | null {
     const f = this.flow;
     f.af = af;

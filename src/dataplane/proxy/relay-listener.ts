@@ -6,8 +6,6 @@
  * the client at once, as tcp-listener.ts does.
  */
 import { type Af, type IpAddr } from '../../core/addr.js';
-import { TCP_SYN } from '../../core/flow.js';
-import { VERDICT_FORWARD } from '../../core/ipvs.js';
 import { bindError } from './bind-error.js';
 import type { ProxyContext } from './context.js';
 import type { FdOwner, Relay } from './relay.js';
@@ -106,27 +104,13 @@ export class RelayListener implements FdOwner {
     const acc = relay.h.accepted;
     const stride = addon.ACC_STRIDE;
     const ipvs = ctx.ipvs;
-    const f = ctx.flow;
     const nowMs = relay.nowMs;
     for (let i = 0; i < n; i++) {
       const o = i * stride;
       const cfd = acc[o];
-      f.af = this.af;
-      f.protocol = 6;
-      f.fwmark = 0;
-      f.s0 = acc[o + 2] >>> 0;
-      f.s1 = acc[o + 3] >>> 0;
-      f.s2 = acc[o + 4] >>> 0;
-      f.s3 = acc[o + 5] >>> 0;
-      f.sport = acc[o + 1];
-      f.d0 = this.v0; f.d1 = this.v1; f.d2 = this.v2; f.d3 = this.v3;
-      f.dport = this.port;
-      f.tcpFlags = TCP_SYN;
-      f.len = 0;
-      const v = ipvs.inPacket(f, nowMs);
-      const d = ipvs.curDest;
-      if (v !== VERDICT_FORWARD || d === null) {
-        ctx.countVerdict(v);
+      const d = ctx.scheduleSyn(this.af, acc[o + 2] >>> 0, acc[o + 3] >>> 0, acc[o + 4] >>> 0, acc[o + 5] >>> 0, acc[o + 1],
+        this.v0, this.v1, this.v2, this.v3, this.port, nowMs);
+      if (d === null) {
         relay.closeFd(cfd, true);
         continue;
       }

@@ -106,7 +106,7 @@ export class RelaySession extends RelayConn implements EntryOwner {
     const l = this.listener;
     if (this.attempts < ctx.settings.retries) {
       this.attempts++;
-      const d = ctx.reschedule(l.af, this.c0, this.c1, this.c2, this.c3, this.cport, l.v0, l.v1, l.v2, l.v3, l.port, nowMs);
+      const d = ctx.scheduleSyn(l.af, this.c0, this.c1, this.c2, this.c3, this.cport, l.v0, l.v1, l.v2, l.v3, l.port, nowMs);
       if (d !== null) {
         this.setConn(ctx.ipvs.curConn);
         this.#target(d);
@@ -119,14 +119,8 @@ export class RelaySession extends RelayConn implements EntryOwner {
   }
 
   setConn(conn: number): void {
-    if (conn === this.conn) return;
-    const owners = this.ctx.owners;
-    if (this.conn >= 0 && owners.get(this.conn) === this) owners.delete(this.conn);
+    this.ctx.owners.move(this, this.conn, conn);
     this.conn = conn;
-    const prev = owners.get(conn);
-    // An entry reused while its previous connection still drains: the old one stops reporting.
-    if (prev !== undefined && prev !== this) prev.detach?.();
-    owners.set(conn, this);
   }
 
   /** The core entry was taken over by a newer connection: stop reporting to it. */

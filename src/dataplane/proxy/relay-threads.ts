@@ -54,12 +54,8 @@ class RemoteSession implements EntryOwner {
   }
 
   setConn(conn: number): void {
-    const owners = this.threads.ctx.owners;
-    if (this.conn >= 0 && owners.get(this.conn) === this) owners.delete(this.conn);
+    this.threads.ctx.owners.move(this, this.conn, conn);
     this.conn = conn;
-    const prev = owners.get(conn);
-    if (prev !== undefined && prev !== this) prev.detach?.();
-    owners.set(conn, this);
   }
 
   detach(): void {
@@ -306,7 +302,7 @@ export class RelayThreads {
     const l = s.listener as RelayListener;
     if (s.attempts < ctx.settings.retries) {
       s.attempts++;
-      const d = ctx.reschedule(l.af, s.c0, s.c1, s.c2, s.c3, s.cport, l.v0, l.v1, l.v2, l.v3, l.port, nowMs);
+      const d = ctx.scheduleSyn(l.af, s.c0, s.c1, s.c2, s.c3, s.cport, l.v0, l.v1, l.v2, l.v3, l.port, nowMs);
       if (d !== null) {
         s.setConn(ctx.ipvs.curConn);
         s.dest = d;

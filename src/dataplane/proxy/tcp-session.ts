@@ -26,7 +26,6 @@ import { constants } from 'node:os';
 import { AF_INET6 } from '../../core/addr.js';
 import type { Dest } from '../../core/dest.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../core/flow.js';
-import { VERDICT_FORWARD } from '../../core/ipvs.js';
 import type { Connecting, EntryOwner, ProxyContext } from './context.js';
 import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol.js';
 import type { TcpListener } from './tcp-listener.js';
@@ -179,23 +178,9 @@ export class Session implements EntryOwner, Connecting {
     if (this.conn >= 0) ipvs.packetOnConn(this.conn, DIR_OUT, TCP_RST, 0, nowMs);
     while (this.attempts < ctx.settings.retries) {
       this.attempts++;
-      const f = ctx.flow;
       const l = this.listener;
-      f.af = l.af;
-      f.protocol = 6;
-      f.fwmark = 0;
-      f.s0 = this.c0; f.s1 = this.c1; f.s2 = this.c2; f.s3 = this.c3;
-      f.sport = this.cport;
-      f.d0 = l.v0; f.d1 = l.v1; f.d2 = l.v2; f.d3 = l.v3;
-      f.dport = l.port;
-      f.tcpFlags = TCP_SYN;
-      f.len = 0;
-      const v = ipvs.inPacket(f, nowMs);
-      const d = ipvs.curDest;
-      if (v !== VERDICT_FORWARD || d === null) {
-        ctx.countVerdict(v);
-        break;
-      }
+      const d = ctx.scheduleSyn(l.af, this.c0, this.c1, this.c2, this.c3, this.cport, l.v0, l.v1, l.v2, l.v3, l.port, nowMs);
+      if (d === null) break;
       this.setConn(ipvs.curConn);
       this.dest = d;
       this.connect(nowMs);
@@ -206,14 +191,13 @@ export class Session implements EntryOwner, Connecting {
   }
 
   setConn(conn: number): void {
-    if (conn === this.conn) return;
-    const owners = this.ctx.owners;
-    if (this.conn >= 0 && owners.get(this.conn) === this) owners.delete(this.conn);
+    this.ctx.owners.move(this, this.conn, conn);
     this.conn = conn;
-    const prev = owners.get(conn);
-    // An entry reused while its previous connection still drains: the old one stops reporting.
-    if (prev !== undefined && prev !== this && prev instanceof Session) prev.conn = -1;
-    owners.set(conn, this);
+  }
+
+  /** The core entry was taken over by a newer connection: stop reporting to it. */
+  detach(): void {
+    this.conn = -1;
   }
 
   /** Connected: finish the handshake in the core, send the PROXY header, start relaying. */
