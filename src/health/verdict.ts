@@ -163,23 +163,7 @@ export class HealthVerdict {
     if (this.#started) throw new Error('HealthVerdict.start called twice');
     this.#started = true;
     this.#out = [];
-    this.spec.virtualServers.forEach((v, vi) => {
-      v.realServers.forEach((r, ri) => {
-        r.checkers.forEach((c, ci) => {
-          const st = this.#ck[vi][ri][ci];
-          if (c.style === 'file') {
-            const value = fileValues?.(vi, ri, ci) ?? 0;
-            st.fileStatus = this.#fileStatusOf(c, value);
-            if (st.fileStatus === IPVS_WEIGHT_FAULT) this.#setCheckerState(vi, ri, ci, false, nowMs);
-            else if (c.fileWeight) st.curWeight = st.fileStatus;
-            return;
-          }
-          if (c.alpha) this.#setCheckerState(vi, ri, ci, false, nowMs);
-        });
-        const rs = this.#rs[vi][ri];
-        rs.effectiveWeight = r.weight + this.#ck[vi][ri].reduce((s, c) => s + c.curWeight, 0);
-      });
-    });
+    this.spec.virtualServers.forEach((_, vi) => this.#startVs(vi, nowMs, fileValues));
     // check_data.c set_quorum_states: nothing is alive yet.
     this.spec.virtualServers.forEach((v, vi) => {
       this.#vs[vi].quorumUp = this.#liveWeight(vi) >= v.quorum + v.hysteresis;
