@@ -88,33 +88,6 @@ function words(af: number, text: string): [number, number, number, number] | nul
   return v === null ? null : [v, 0, 0, 0];
 }
 
-/**
- * parseIPv4's rule (four parts of 1 to 3 digits, each at most 255) without its regex and
- * match array, for the IPv4 addresses of a big table. The value, or -1.
- */
-function quad(s: string): number {
-  let v = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || part > 255 || ++dots > 3) return -1;
-      v = v * 256 + part;
-      part = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (++digits > 3) return -1;
-      part = part * 10 + (c - 48);
-    } else {
-      return -1;
-    }
-  }
-  if (digits === 0 || part > 255 || dots !== 3) return -1;
-  return v * 256 + part;
-}
-
 /** %pI6: eight groups of four lower-case hex digits. */
 export function ipv6Full(w: readonly number[]): string {
   const g: string[] = [];
@@ -125,8 +98,7 @@ export function ipv6Full(w: readonly number[]): string {
 /** An address as the kernel prints it here: %08X (host order) for IPv4, %pI6 for IPv6. */
 function procAddr(af: number, text: string): string {
   if (af !== AF_INET6) {
-    const v = quad(text);
-    return hex(v < 0 ? 0 : v, 8);
+    return hex(parseIPv4(text) ?? 0, 8);
   }
   const w = words(af, text) ?? [0, 0, 0, 0];
   return af === AF_INET6 ? ipv6Full(w) : hex(w[0], 8);

@@ -122,17 +122,32 @@ export function formatIPv6Full(w: readonly number[]): string {
   return parts.join(':');
 }
 
-/** Strict dotted quad (a.b.c.d, decimal, 0..255), or null. */
+/**
+ * Strict dotted quad (a.b.c.d, each part 1 to 3 decimal digits, 0..255), or null. A loop rather
+ * than a regex and its match array: big tables (a 110,000-line restore, the /proc files) parse
+ * one address per line.
+ */
 export function parseIPv4(s: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return null;
   let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const o = Number(m[i]);
-    if (o > 255) return null;
-    v = v * 256 + o;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return null;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return null;
+    } else {
+      return null;
+    }
   }
-  return v >>> 0;
+  if (digits === 0 || dots !== 3) return null;
+  return v * 256 + part;
 }
 
 /**

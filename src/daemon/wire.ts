@@ -71,38 +71,7 @@ function afOf(op: IpvsOp, v: unknown): Af {
   return v;
 }
 
-/**
- * Strict dotted quad to a host-order u32, or -1: parseIPv4's rule without its regex and match
- * array, because a 110,000-line restore parses one address per line.
- */
-function dottedQuad(s: string): number {
-  let v = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || ++dots > 3) return -1;
-      v = v * 256 + part;
-      part = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      part = part * 10 + (c - 48);
-      if (++digits > 3 || part > 255) return -1;
-    } else {
-      return -1;
-    }
-  }
-  if (digits === 0 || dots !== 3) return -1;
-  return v * 256 + part;
-}
-
 function addrOf(op: IpvsOp, af: Af, v: unknown, what: string): IpAddr {
-  if (af === AF_INET && typeof v === 'string') {
-    const q = dottedQuad(v);
-    if (q >= 0) return IpAddr.v4(q);
-  }
   const a = parseAddr(str(op, v, what));
   if (!a || a.af !== af) bad(op, `${what} "${String(v)}" is not an IPv${af === AF_INET ? 4 : 6} address`);
   return a;
