@@ -673,6 +673,27 @@ export class WeightSumIndex extends DestIndex {
 }
 
 /**
+ * The destination hooks that keep a service's index current, wherever the scheduler keeps it
+ * (`indexOf`): in svc.schedData itself, or inside a larger state (lblc/lblcr).
+ */
+export function destIndexHooks<T extends DestIndex>(indexOf: (svc: VirtualService) => T) {
+  return {
+    addDest(svc: VirtualService, d: Dest): void {
+      indexOf(svc).add(svc, d);
+    },
+    delDest(svc: VirtualService, d: Dest): void {
+      indexOf(svc).del(d);
+    },
+    updDest(svc: VirtualService, d: Dest): void {
+      indexOf(svc).upd(svc, d);
+    },
+    connsChanged(svc: VirtualService, d: Dest): void {
+      indexOf(svc).changed(d);
+    },
+  };
+}
+
+/**
  * Scheduler hooks that keep an index in svc.schedData; `make` creates it in init_service. For
  * the schedulers whose only state is the index (lc, wlc, sed, nq, fo, ovf, twos).
  */
@@ -685,17 +706,6 @@ export function indexHooks<T extends DestIndex>(make: () => T) {
       (svc.schedData as T | null)?.reset();
       svc.schedData = null;
     },
-    addDest(svc: VirtualService, d: Dest): void {
-      (svc.schedData as T).add(svc, d);
-    },
-    delDest(svc: VirtualService, d: Dest): void {
-      (svc.schedData as T).del(d);
-    },
-    updDest(svc: VirtualService, d: Dest): void {
-      (svc.schedData as T).upd(svc, d);
-    },
-    connsChanged(svc: VirtualService, d: Dest): void {
-      (svc.schedData as T).changed(d);
-    },
+    ...destIndexHooks((svc) => svc.schedData as T),
   };
 }

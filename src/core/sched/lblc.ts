@@ -29,7 +29,7 @@ import type { Dest } from '../dest.js';
 import type { Flow } from '../flow.js';
 import { hash32 } from '../hash.js';
 import type { VirtualService } from '../service.js';
-import { LEAST_WLC, LeastIndex } from './dest-index.js';
+import { destIndexHooks, LEAST_WLC, LeastIndex } from './dest-index.js';
 import { connOverhead, type Scheduler } from './scheduler.js';
 import { WLC_INDEX_MIN, weightedLeast } from './wlc.js';
 
@@ -409,18 +409,7 @@ export const lblc: Scheduler = {
     }
     svc.schedData = null;
   },
-  addDest(svc, dest) {
-    (svc.schedData as LblcState).ix.add(svc, dest);
-  },
-  delDest(svc, dest) {
-    (svc.schedData as LblcState).ix.del(dest);
-  },
-  updDest(svc, dest) {
-    (svc.schedData as LblcState).ix.upd(svc, dest);
-  },
-  connsChanged(svc, dest) {
-    (svc.schedData as LblcState).ix.changed(dest);
-  },
+  ...destIndexHooks((svc) => (svc.schedData as LblcState).ix),
   schedule(svc, flow, nowMs) {
     const tbl = svc.schedData as LblcState;
     const ix = tbl.ix;

@@ -23,6 +23,7 @@ import {
   CHECK_EXPIRE_INTERVAL_MS, DEFAULT_EXPIRATION_S, lblcOverloaded, localityIndex, type LocalityEntry, LocalityTable,
   wlcFallback,
 } from './lblc.js';
+import { destIndexHooks } from './dest-index.js';
 import { connOverhead, mulGt, type Scheduler } from './scheduler.js';
 
 /** The sysctl lblcr reads (IpvsSysctls satisfies it); read at each use. */
@@ -152,18 +153,7 @@ export const lblcr: Scheduler = {
     }
     svc.schedData = null;
   },
-  addDest(svc, dest) {
-    (svc.schedData as LblcrState).ix.add(svc, dest);
-  },
-  delDest(svc, dest) {
-    (svc.schedData as LblcrState).ix.del(dest);
-  },
-  updDest(svc, dest) {
-    (svc.schedData as LblcrState).ix.upd(svc, dest);
-  },
-  connsChanged(svc, dest) {
-    (svc.schedData as LblcrState).ix.changed(dest);
-  },
+  ...destIndexHooks((svc) => (svc.schedData as LblcrState).ix),
   schedule(svc, flow: Flow, nowMs) {
     const tbl = svc.schedData as LblcrState;
     const ix = tbl.ix;
